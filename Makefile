@@ -1,0 +1,44 @@
+# Two commands from a fresh clone: `make reproduce` and `make test`. Every target sets up .venv on first use.
+# PROFILE selects profiles/<PROFILE>.yaml (smoke | small | paper); ONLY picks notebooks by key or number.
+PROFILE ?= small
+ONLY ?=
+FORCE ?=
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+PIPELINE_ARGS := --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
+
+.PHONY: reproduce test unit lab bench clean clean-all venv
+
+# The stamp makes a second call do no install work; it is rebuilt when the lock or pyproject changes.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name dtlib --display-name "Python (dtlib)" >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+reproduce: $(STAMP)
+	$(PY) -m dtlib.pipeline $(PIPELINE_ARGS)
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+test: unit
+	$(PY) -m dtlib.pipeline --profile smoke
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf reports
+
+clean-all: clean
+	rm -rf data runs

@@ -1,0 +1,70 @@
+"""Profiles are data: one YAML per profile in `profiles/`, giving each notebook's parameter values.
+
+Layout of `profiles/<name>.yaml`:
+
+    description: one line
+    budget_minutes: 10          # wall-time budget of the whole pipeline on a 2-core CPU (null: none)
+    notebooks:
+      environment:              # notebook key: file name without the `NN_` prefix and `.ipynb`
+        steps: 200              # parameter values papermill passes
+
+The pipeline always also passes `profile`. Each notebook's `parameters` cell holds the `small`
+profile's values, so a notebook stepped through by hand in JupyterLab agrees with `make reproduce`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from dtlib.paths import project_root
+from dtlib.validate import ParameterError, check_choice
+
+PROFILE_KEYS = {"description", "budget_minutes", "notebooks"}
+
+
+def profiles_dir() -> Path:
+    """The folder of profile YAML files."""
+    return project_root() / "profiles"
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles that exist, sorted."""
+    return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One profile: how big every notebook's run is."""
+
+    name: str  # file stem: smoke | small | paper
+    description: str  # one line, shown in the README and the report index
+    budget_minutes: float | None  # wall-time budget of the whole pipeline on a 2-core CPU; None: no budget
+    notebooks: Mapping[str, Mapping[str, Any]] = field(repr=False)  # notebook key -> parameter values
+
+    def notebook_params(self, notebook_key: str) -> dict[str, Any]:
+        """The parameters papermill passes to one notebook (always including `profile`)."""
+        return {**dict(self.notebooks.get(notebook_key, {})), "profile": self.name}
+
+
+def load_profile(name: str) -> Profile:
+    """Read `profiles/<name>.yaml`; an unknown name raises ParameterError listing the allowed ones."""
+    check_choice("profile", name, available_profiles())
+    path = profiles_dir() / f"{name}.yaml"
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict) or set(raw) != PROFILE_KEYS:
+        raise ParameterError(f"{path}: top-level keys must be exactly {sorted(PROFILE_KEYS)}, got {sorted(raw)}")
+    notebooks = raw["notebooks"] or {}
+    for key, params in notebooks.items():
+        if not isinstance(params, dict):
+            raise ParameterError(f"{path}: notebooks.{key} must be a mapping of parameter values")
+        if "profile" in params:
+            raise ParameterError(f"{path}: notebooks.{key} must not set 'profile' (the pipeline passes it)")
+    budget = raw["budget_minutes"]
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
+        raise ParameterError(f"{path}: budget_minutes={budget!r} must be a positive number or null")
+    frozen = MappingProxyType({k: MappingProxyType(dict(v)) for k, v in notebooks.items()})
+    return Profile(name=name, description=str(raw["description"]), budget_minutes=budget, notebooks=frozen)
