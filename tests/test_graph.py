@@ -94,6 +94,7 @@ def test_dataset_shapes_meta_and_roundtrip(tmp_path):
     adj[tuple(np.array(ds.meta["edges"]).T)] = True
     assert np.array_equal(adj, gr.adjacency_of())  # the graph is recoverable from the dataset alone
     assert ds.meta["env"] == gr.ENV_ID and ds.meta["seed"] == 1 and ds.meta["env_params"]["n_nodes"] == 20
+    assert ds.meta["obs_vocab"] == [20] and ds.meta["n_actions"] == 20
     ds.save(tmp_path / "g.npz")
     back = EpisodeDataset.load(tmp_path / "g.npz")
     assert np.array_equal(back.observations, ds.observations) and np.array_equal(back.actions, ds.actions)

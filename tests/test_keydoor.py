@@ -156,6 +156,8 @@ def test_dataset_shapes_meta_and_roundtrip(tmp_path):
     assert np.all(ds.timeouts[last] == (ds.lengths == kd.episode_steps()) & ~ds.terminals[last])
     assert ds.meta["env"] == kd.ENV_ID and ds.meta["seed"] == 3 and ds.meta["policy"] == "uniform random"
     assert ds.meta["env_params"] == kd.DEFAULTS
+    assert ds.meta["obs_vocab"] == [3, 5, 5, 4, 9, 9] and ds.meta["n_actions"] == 4
+    assert (ds.observations < np.array(ds.meta["obs_vocab"])).all() and (ds.observations >= 0).all()
     path = tmp_path / "kd.npz"
     ds.save(path)
     back = EpisodeDataset.load(path)

@@ -57,6 +57,7 @@ def generate_keydoor_dataset(n_episodes: int, seed: int, **env_params: Any) -> E
     lengths = sim["alive"].sum(axis=1)
     success = (sim["key_step"] >= 0) & (sim["door_step"] >= 0)
     meta = {"env": keydoor.ENV_ID, "env_params": params, "seed": seed, "n_episodes": n_episodes,
+            "obs_vocab": keydoor.obs_nvec(**params).tolist(), "n_actions": 4,  # the model's embedding sizes
             "generator": "dtlib.data.generate.generate_keydoor_dataset", "policy": "uniform random",
             "success_rate": float(success.mean()), "key_rate": float((sim["key_step"] >= 0).mean())}
     return EpisodeDataset(starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]), meta=meta, **flat)
@@ -96,6 +97,7 @@ def generate_graph_dataset(n_walks: int, seed: int, **env_params: Any) -> Episod
     lengths = walks["alive"].sum(axis=1)
     reached = walks["terminated"].any(axis=1)
     meta = {"env": graph.ENV_ID, "env_params": params, "seed": seed, "n_episodes": n_walks,
+            "obs_vocab": [len(adj)], "n_actions": len(adj),  # the model's embedding sizes
             "edges": np.argwhere(adj).tolist(), "generator": "dtlib.data.generate.generate_graph_dataset",
             "policy": "uniform random out-neighbour (random walk)", "reach_rate": float(reached.mean())}
     return EpisodeDataset(rewards=np.full(len(flat["actions"]), -1.0, dtype=np.float32),
