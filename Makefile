@@ -31,8 +31,9 @@ unit: $(STAMP)
 test: unit
 	$(PY) -m dtlib.pipeline --profile smoke
 
+# The notebooks' kernelspec is `dtlib` (this .venv); root (e.g. in a container) needs --allow-root.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
