@@ -302,7 +302,7 @@ def write_index(out_dir: Path, profile: Profile, notebooks: list[Notebook], keys
     for nb in notebooks:
         path = out_dir / "deviations" / f"{nb.key}.json"
         if path.exists():
-            items = "".join(f"<li>{html.escape(item)}</li>" for item in io.read_json(path).get("items", []))
+            items = "".join(f"<li>{_inline_code(item)}</li>" for item in io.read_json(path).get("items", []))
             deviations.append(f"<h3>{html.escape(nb.name)}</h3><ul>{items}</ul>")
     tables = sorted((out_dir / "tables").glob("*.csv")) if (out_dir / "tables").exists() else []
     table_links = "".join(f'<li><a href="tables/{html.escape(t.name)}">{html.escape(t.name)}</a></li>' for t in tables)
@@ -331,6 +331,11 @@ Regenerate: <code>make reproduce PROFILE={html.escape(profile.name)}</code>.</p>
     path = out_dir / "index.html"
     io.write_text(path, page)
     return path
+
+
+def _inline_code(text: str) -> str:
+    """Escape `text` for HTML, turning Markdown `code` spans into <code> elements."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
 def run(profile_name: str, only: str | list[str] | None = None, force: bool = False, progress: bool = False,

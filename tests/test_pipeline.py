@@ -36,7 +36,8 @@ def project(tmp_path, monkeypatch):
     params = 'profile: str = "small"  # profile\nn: int = 1  # a number'
     make_notebook(nbs / "00_a.ipynb", params, [
         "from dtlib import report\nimport pandas as pd",
-        'report.save_table(pd.DataFrame({"x": list(range(n))}), "a_numbers", profile)'])
+        'report.save_table(pd.DataFrame({"x": list(range(n))}), "a_numbers", profile)',
+        'report.deviations("a", profile, ["uses `x` <not html>"])'])
     make_notebook(nbs / "10_b.ipynb", 'profile: str = "small"  # profile', [
         'import pandas as pd\nfrom dtlib.paths import reports_dir\n'
         'pd.read_csv(reports_dir(profile) / "tables" / "a_numbers.csv")'], needs=["a"])
@@ -122,6 +123,7 @@ def test_run_skip_rerun_downstream_and_only(project, capsys):
     assert {v["status"] for v in state["notebooks"].values()} == {"done"}
     index = (reports / "index.html").read_text()
     assert all(f'href="{n}.html"' in index for n in ("00_a", "10_b", "20_c")) and "tiny" in index
+    assert "<li>uses <code>x</code> &lt;not html&gt;</li>" in index and 'href="tables/a_numbers.csv"' in index
 
     start = time.perf_counter()
     status, out, _ = run(capsys)
