@@ -1,0 +1,156 @@
+"""The one return-conditioned evaluation: many episodes in lockstep, one batched model call per step.
+
+Protocol (paper §3, official `evaluate_episode_rtg`): the first return-to-go is the target; after each
+step it is decremented by the reward received (not in delayed-reward mode); the policy sees the last K
+steps of (return-to-go, state, action, timestep), left-padded with a mask. Continuous actions are the
+deterministic tanh output; discrete ones argmax or sampled. Every episode is seeded: episode i of every
+target resets with `seed + i`.
+
+Envs are a list of Gymnasium envs stepped in lockstep, finished episodes dropped from the batch (a
+`gymnasium.vector` env keeps stepping or auto-resetting finished sub-envs, which wastes the step or needs
+masking); the model sees one batch of all unfinished episodes per step. Letters: N episodes, K context.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from dtlib.specs import EnvSpec
+from dtlib.validate import check_list, check_positive
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How to evaluate one policy."""
+
+    episodes: int = 100  # episodes per target [repo: num_eval_episodes=100; Atari: 10]
+    targets: tuple[float, ...] = ()  # target returns; empty = the env spec's targets
+    seed: int = 10_000  # episode i resets with seed + i (disjoint from training seeds)
+    sample_actions: bool = False  # discrete actions: sample from the softmax (paper Atari) instead of argmax
+    delayed: bool = False  # delayed-reward mode: the return-to-go is not decremented [repo mode='delayed']
+    max_steps: int = 0  # cap on episode length; 0 = the spec's max_ep_len
+    parallel: int = 100  # episodes stepped together (memory bound for Atari)
+    env_kwargs: tuple[tuple[str, Any], ...] = ()  # extra gym.make arguments, e.g. (('seed_graph', 1),)
+
+    def __post_init__(self) -> None:
+        check_positive("episodes", self.episodes, integer=True)
+        check_positive("parallel", self.parallel, integer=True)
+        if self.targets:
+            check_list("targets", list(self.targets))
+
+
+def make_env(spec: EnvSpec, **kwargs: Any) -> gym.Env:
+    """The evaluation env of a spec (Atari with the paper's preprocessing, see dtlib.envs.atari)."""
+    if spec.domain == "atari":
+        from dtlib.envs.atari import make_atari_env
+
+        return make_atari_env(spec.env_id, **kwargs)
+    if spec.domain in ("keydoor", "graph"):
+        import dtlib.envs  # noqa: F401  (registers dtlib/ ids)
+    return gym.make(spec.env_id, **kwargs)
+
+
+class _Windows:
+    """The last K steps of N running episodes, kept as left-padded arrays (the model's batch format)."""
+
+    def __init__(self, n: int, k: int, obs_shape: tuple, obs_dtype, act_shape: tuple, act_dtype):
+        self.states = np.zeros((n, k, *obs_shape), dtype=obs_dtype)  # [N, K, *obs]
+        self.actions = np.zeros((n, k, *act_shape), dtype=act_dtype)  # [N, K, A] or [N, K]
+        self.rtg = np.zeros((n, k), dtype=np.float32)  # [N, K]
+        self.timesteps = np.zeros((n, k), dtype=np.int64)  # [N, K]
+        self.mask = np.zeros((n, k), dtype=np.float32)  # [N, K]
+
+    def push(self, rows: np.ndarray, obs: np.ndarray, rtg: np.ndarray, t: int) -> None:
+        """Shift the windows of `rows` left by one step and write the new step (its action still 0)."""
+        for arr in (self.states, self.actions, self.rtg, self.timesteps, self.mask):
+            arr[rows, :-1] = arr[rows, 1:]
+        self.states[rows, -1] = obs
+        self.actions[rows, -1] = 0
+        self.rtg[rows, -1] = rtg
+        self.timesteps[rows, -1] = t
+        self.mask[rows, -1] = 1.0
+
+    def batch(self, rows: np.ndarray, device: torch.device) -> dict[str, torch.Tensor]:
+        return {k: torch.as_tensor(getattr(self, k)[rows], device=device)
+                for k in ("states", "actions", "rtg", "timesteps", "mask")}
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, spec: EnvSpec, cfg: EvalConfig,
+             env_fn: Callable[[], gym.Env] | None = None, record: bool = False,
+             progress: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, list[dict]]:
+    """Roll out `model` for `cfg.episodes` seeded episodes per target; one row per episode.
+
+    Columns: target, episode, seed, return, normalized_score, length. With `record`, also returns one
+    dict per episode (observations, actions, rewards, target) in the same order as the rows.
+    """
+    targets = list(cfg.targets or spec.targets)
+    jobs = [(target, i) for target in targets for i in range(cfg.episodes)]
+    env_fn = env_fn or (lambda: make_env(spec, **dict(cfg.env_kwargs)))
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)  # sampling never touches global RNGs
+    rows, traces = [], []
+    bar = tqdm(total=len(jobs), desc=f"eval {spec.name}", disable=not progress, mininterval=2.0)
+    for chunk in range(0, len(jobs), cfg.parallel):
+        part = jobs[chunk:chunk + cfg.parallel]
+        r, tr = _rollout(model, spec, cfg, env_fn, part, device, generator, record)
+        rows += r
+        traces += tr
+        bar.update(len(part))
+    bar.close()
+    model.train(was_training)
+    df = pd.DataFrame(rows)
+    df["normalized_score"] = spec.normalize(df["return"].to_numpy())
+    return (df, traces) if record else df
+
+
+def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, generator, record):
+    n = len(jobs)
+    envs = [env_fn() for _ in range(n)]
+    max_steps = cfg.max_steps or spec.max_ep_len
+    seeds = [cfg.seed + i for _, i in jobs]
+    obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)])  # [N, *obs]
+    space = envs[0].action_space
+    discrete = isinstance(space, gym.spaces.Discrete)
+    k = model.context_len
+    win = _Windows(n, k, obs.shape[1:], obs.dtype, () if discrete else space.shape,
+                   np.int64 if discrete else np.float32)
+    rtg = np.array([t for t, _ in jobs], dtype=np.float32)  # [N]
+    returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
+    alive = np.arange(n)
+    traces = [{"observations": [], "actions": [], "rewards": [], "target": t} for t, _ in jobs] if record else []
+    for t in range(max_steps):
+        win.push(alive, obs[alive], rtg[alive], t)
+        batch = win.batch(alive, device)
+        act = model.act(batch, sample=cfg.sample_actions, generator=generator).cpu().numpy()  # [n_alive, ...]
+        win.actions[alive, -1] = act
+        still = []
+        for j, e in enumerate(alive):
+            o, reward, terminated, truncated, _ = envs[e].step(act[j])
+            if record:
+                traces[e]["observations"].append(obs[e].copy())
+                traces[e]["actions"].append(act[j])
+                traces[e]["rewards"].append(float(reward))
+            obs[e] = o
+            returns[e] += reward
+            lengths[e] += 1
+            if not cfg.delayed:
+                rtg[e] -= reward
+            if not (terminated or truncated):
+                still.append(e)
+        alive = np.array(still, dtype=np.int64)
+        if len(alive) == 0:
+            break
+    for env in envs:
+        env.close()
+    rows = [{"target": target, "episode": i, "seed": s, "return": float(returns[j]), "length": int(lengths[j])}
+            for j, ((target, i), s) in enumerate(zip(jobs, seeds))]
+    return rows, traces

@@ -1,0 +1,99 @@
+"""One run of a sweep: (env, dataset, method, seed, K, reward mode) → a trained, evaluated run folder.
+
+This is what the notebooks call; sweeps are loops over `dataclasses.replace(run_cfg, ...)`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dtlib.config import METHODS, get_preset
+from dtlib.data.episodes import DatasetError, EpisodeDataset
+from dtlib.data.windows import WindowSampler
+from dtlib.evaluate import EvalConfig, evaluate
+from dtlib.model import DecisionTransformer, MLPBC, ModelConfig
+from dtlib.results import RunDir, config_dict
+from dtlib.specs import get_env_spec
+from dtlib.train import SupervisedLearner, TrainConfig, train
+from dtlib.validate import check_choice, check_positive, check_range
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What distinguishes one run from another in a sweep."""
+
+    env: str  # a key of dtlib.specs.ENVS
+    dataset: str  # the dataset's name, for labels and the run folder ('medium-replay', '1k')
+    method: str = "dt"  # 'dt' | 'bc' | 'pct_bc'
+    seed: int = 0  # training seed (batches, init, dropout)
+    pct: float = 1.0  # %BC: fraction of timesteps kept, best episodes first (1.0 = plain BC)
+    context_len: int = 0  # K; 0 = the env spec's K (BC: its preset's)
+    reward_mode: str = "dense"  # 'dense' or 'delayed' (all reward at the episode's last step, §5.6)
+    return_head: bool = False  # DT also predicts returns-to-go (Key-to-Door critic study)
+    use_returns: bool = True  # False: DT without return tokens
+
+    def __post_init__(self) -> None:
+        spec = get_env_spec(self.env)
+        check_choice("method", self.method, METHODS)
+        check_range("pct", self.pct, 1e-6, 1.0)
+        if self.method == "pct_bc" and self.pct >= 1.0:
+            raise ValueError("method='pct_bc' needs pct < 1 (pct=1.0 is plain 'bc')")
+        check_range("context_len", self.context_len, 0, spec.max_ep_len)
+        if self.context_len != 0:
+            check_positive("context_len", self.context_len, integer=True)
+        check_choice("reward_mode", self.reward_mode, ["dense", "delayed"])
+
+    @property
+    def name(self) -> str:
+        method = f"{self.method}{int(round(self.pct * 100))}" if self.method == "pct_bc" else self.method
+        k = f"-K{self.context_len}" if self.context_len else ""
+        return f"{self.env}-{self.dataset}-{method}{k}-{self.reward_mode}-s{self.seed}"
+
+
+def build_model(run_cfg: RunConfig, data: EpisodeDataset) -> torch.nn.Module:
+    """The run's model, sized from the data and the preset (normalisation statistics from all the data)."""
+    spec = get_env_spec(run_cfg.env)
+    preset = get_preset(spec.domain, run_cfg.method)
+    fields = {"context_len": spec.context_len, "max_ep_len": spec.max_ep_len, "return_scale": spec.reward_scale,
+              **preset.model}
+    if run_cfg.context_len:
+        fields["context_len"] = run_cfg.context_len
+    obs_vocab = tuple(int(v) for v in data.meta.get("obs_vocab", ()))
+    discrete = data.discrete
+    is_mlp = spec.domain == "gym" and run_cfg.method != "dt"
+    if spec.domain == "gym":
+        mean, std = data.state_stats()  # over all data, before %BC filtering, as the official code
+        fields.update(state_mean=tuple(mean.tolist()), state_std=tuple(std.tolist()))
+    if run_cfg.method != "dt" and not is_mlp:
+        fields["use_returns"] = False  # the paper's transformer BC (Atari)
+    else:
+        fields["use_returns"] = run_cfg.use_returns
+    n_actions = int(data.meta.get("n_actions", data.act_dim)) if discrete else data.act_dim
+    cfg = ModelConfig(obs_shape=data.obs_shape, act_dim=n_actions, discrete=discrete, obs_vocab=obs_vocab,
+                      return_head=run_cfg.return_head, **fields)
+    return MLPBC(cfg) if is_mlp else DecisionTransformer(cfg)
+
+
+def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cfg: EvalConfig,
+        progress: bool = True, **train_overrides) -> RunDir:
+    """Train (or resume, or skip if finished) and evaluate one run; returns its folder."""
+    spec = get_env_spec(run_cfg.env)
+    preset = get_preset(spec.domain, run_cfg.method)
+    train_cfg = TrainConfig(**{**preset.train, "seed": run_cfg.seed, **train_overrides})
+    if data.n_steps == 0:
+        raise DatasetError("empty dataset")
+    model = build_model(run_cfg, data)
+    train_data = data.delayed() if run_cfg.reward_mode == "delayed" else data
+    if run_cfg.method == "pct_bc":
+        train_data = train_data.top_fraction(run_cfg.pct)
+    eval_cfg = dataclasses.replace(eval_cfg, delayed=run_cfg.reward_mode == "delayed")
+    config = config_dict(run_cfg, model.cfg, train_cfg, eval_cfg, dataset_meta=data.meta,
+                         model_class=type(model).__name__)
+    run_dir = RunDir(runs_root, run_cfg.name, config)
+    sampler = WindowSampler(train_data, model.context_len, seed=run_cfg.seed)
+    learner = SupervisedLearner(model, train_cfg)
+    return train(run_dir, learner, sampler, train_cfg,
+                 evaluate=lambda m: evaluate(m, spec, eval_cfg), progress=progress)

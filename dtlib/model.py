@@ -1,0 +1,311 @@
+"""The Decision Transformer (paper Figure 1, §3) and the MLP behaviour-cloning baseline.
+
+Letters in shape comments: B batch, K steps in the context window, T = n_tok * K tokens,
+d embedding width, A action dimension (or number of discrete actions).
+
+A batch (training and evaluation alike) is a dict of tensors:
+  states    [B, K, *obs_shape]  raw observations (the model normalises / rescales them itself)
+  actions   [B, K, A] float (continuous) or [B, K] long (discrete)
+  rtg       [B, K]    undiscounted returns-to-go in env units (the model divides by return_scale)
+  timesteps [B, K]    step index within the episode
+  mask      [B, K]    1 for real steps, 0 for left padding
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one Decision Transformer; the defaults are the paper's Gym settings."""
+
+    obs_shape: tuple[int, ...]  # one step's observation shape: (17,), (4, 84, 84), (n_features,)
+    act_dim: int  # continuous action dimension, or the number of discrete actions
+    discrete: bool = False  # discrete actions: logits + cross-entropy; else tanh + MSE [paper §3]
+    encoder: str = "linear"  # 'linear' (vectors) | 'cnn' (Atari frames) | 'embedding' (small discrete obs)
+    obs_vocab: tuple[int, ...] = ()  # 'embedding': vocabulary size of each observation feature
+    embed_dim: int = 128  # d [paper Gym: 128; Atari: 128]
+    n_layer: int = 3  # transformer blocks [paper Gym: 3; Atari: 6]
+    n_head: int = 1  # attention heads [paper Gym: 1; Atari: 8]
+    dropout: float = 0.1  # embedding, attention and residual dropout [paper: 0.1]
+    activation: str = "relu"  # MLP nonlinearity in the blocks [paper Gym: ReLU; Atari: GeLU]
+    context_len: int = 20  # K, steps per window [paper Gym: 20; Atari: 30, Pong 50]
+    max_ep_len: int = 1000  # size of the learned timestep embedding
+    return_scale: float = 1000.0  # returns-to-go are divided by this [repo gym: scale=1000]
+    use_returns: bool = True  # False drops the return tokens: the paper's Atari "BC" transformer
+    return_head: bool = False  # also predict the return-to-go from each state token (Key-to-Door critic, §5.5)
+    state_mean: tuple[float, ...] | None = field(default=None, compare=False)  # 'linear': normalisation
+    state_std: tuple[float, ...] | None = field(default=None, compare=False)
+
+    @property
+    def tokens_per_step(self) -> int:
+        return 3 if self.use_returns else 2
+
+    @property
+    def obs_dim(self) -> int:
+        return int(math.prod(self.obs_shape))
+
+
+# ---------------------------------------------------------------------------------------- adapters
+class Normalizer(nn.Module):
+    """z-scores observation vectors with the dataset's statistics, kept as buffers so checkpoints carry them."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        mean = torch.zeros(cfg.obs_dim) if cfg.state_mean is None else torch.tensor(cfg.state_mean)
+        std = torch.ones(cfg.obs_dim) if cfg.state_std is None else torch.tensor(cfg.state_std)
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("std", std.float())
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:  # [B, K, obs_dim] -> [B, K, obs_dim]
+        return (s.float() - self.mean) / self.std
+
+
+class VectorEncoder(nn.Module):
+    """Linear embedding of a normalised observation vector (Gym)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.norm = Normalizer(cfg)
+        self.proj = nn.Linear(cfg.obs_dim, cfg.embed_dim)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:  # [B, K, obs_dim] -> [B, K, d]
+        return self.proj(self.norm(s))
+
+
+class AtariEncoder(nn.Module):
+    """The paper's Atari CNN: 32-64-64 channels, 8/4/3 kernels, strides 4/2/1, then Linear + Tanh."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c, h, w = cfg.obs_shape
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten())
+        with torch.no_grad():
+            n_flat = self.conv(torch.zeros(1, c, h, w)).shape[1]  # 3136 for 84x84
+        self.proj = nn.Sequential(nn.Linear(n_flat, cfg.embed_dim), nn.Tanh())
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:  # [B, K, C, H, W] uint8 -> [B, K, d]
+        b, k = s.shape[:2]
+        x = self.conv(s.reshape(b * k, *s.shape[2:]).float() / 255.0)  # [B*K, 3136]
+        return self.proj(x).reshape(b, k, -1)
+
+
+class DiscreteObsEncoder(nn.Module):
+    """Sum of one embedding per discrete observation feature (Key-to-Door, the graph)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if not cfg.obs_vocab or len(cfg.obs_vocab) != cfg.obs_dim:
+            raise ValueError(f"encoder='embedding' needs obs_vocab with {cfg.obs_dim} sizes, got {cfg.obs_vocab}")
+        self.register_buffer("offsets", torch.tensor([0, *cfg.obs_vocab[:-1]]).cumsum(0))
+        self.emb = nn.Embedding(sum(cfg.obs_vocab), cfg.embed_dim)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:  # [B, K, F] long -> [B, K, d]
+        return self.emb(s.long() + self.offsets).sum(dim=-2)
+
+
+ENCODERS = {"linear": VectorEncoder, "cnn": AtariEncoder, "embedding": DiscreteObsEncoder}
+
+
+def action_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, discrete: bool) -> torch.Tensor:
+    """Mean over real (mask > 0) steps: cross-entropy for discrete actions, MSE for continuous ones."""
+    m = mask.reshape(-1) > 0
+    if discrete:
+        return F.cross_entropy(pred.reshape(-1, pred.shape[-1])[m], target.reshape(-1).long()[m])
+    return F.mse_loss(pred.reshape(-1, pred.shape[-1])[m], target.reshape(-1, target.shape[-1])[m].float())
+
+
+def check_batch(cfg: ModelConfig, states: torch.Tensor, k: int) -> None:
+    """A clear error for observations of the wrong shape or windows longer than the model's context."""
+    if tuple(states.shape[2:]) != tuple(cfg.obs_shape):
+        raise ValueError(f"observations have shape {tuple(states.shape[2:])} per step but the model expects "
+                         f"{tuple(cfg.obs_shape)}")
+    if k > cfg.context_len:
+        raise ValueError(f"window of {k} steps exceeds the model's context_len={cfg.context_len}")
+
+
+# ---------------------------------------------------------------------------------------- backbone
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention through torch's scaled_dot_product_attention (fused kernels where available)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_head, self.dropout = cfg.n_head, cfg.dropout
+        self.qkv = nn.Linear(cfg.embed_dim, 3 * cfg.embed_dim)
+        self.proj = nn.Linear(cfg.embed_dim, cfg.embed_dim)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor, need_weights: bool = False):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4)  # [B, h, T, d/h]
+        drop = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=drop)  # [B, h, T, d/h]
+        weights = None
+        if need_weights:
+            # the attention matrix itself: the same kernel applied to identity values, softmax(QK^T/√d) @ I
+            eye = torch.eye(t, device=x.device, dtype=q.dtype).expand(b, self.n_head, t, t)
+            weights = F.scaled_dot_product_attention(q, k, eye, attn_mask=allowed)  # [B, h, T, T]
+        return self.proj(y.transpose(1, 2).reshape(b, t, d)), weights
+
+
+class Block(nn.Module):
+    """Pre-LayerNorm transformer block (GPT-2 / minGPT layout): attention and an MLP, each residual."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.embed_dim
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = CausalSelfAttention(cfg)
+        act = {"relu": nn.ReLU, "gelu": nn.GELU}[cfg.activation]
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), act(), nn.Linear(4 * d, d), nn.Dropout(cfg.dropout))
+        self.resid_drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor, need_weights: bool = False):
+        a, w = self.attn(self.ln1(x), allowed, need_weights)
+        x = x + self.resid_drop(a)
+        return x + self.mlp(self.ln2(x)), w
+
+
+class DecisionTransformer(nn.Module):
+    """Returns-to-go, states and actions → interleaved tokens → causal transformer → actions from state tokens."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.embed_dim
+        self.embed_state = ENCODERS[cfg.encoder](cfg)
+        self.embed_action = nn.Embedding(cfg.act_dim, d) if cfg.discrete else nn.Linear(cfg.act_dim, d)
+        self.embed_return = nn.Linear(1, d)
+        self.embed_timestep = nn.Embedding(cfg.max_ep_len, d)  # added to every token of a step [paper §3]
+        self.embed_ln = nn.LayerNorm(d)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(d)
+        head = nn.Linear(d, cfg.act_dim)
+        self.predict_action = head if cfg.discrete else nn.Sequential(head, nn.Tanh())
+        self.predict_return = nn.Linear(d, 1) if cfg.return_head else None
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        # GPT-2 initialisation, as the official code's HuggingFace GPT-2 / minGPT
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, mean=0.0, std=0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    @property
+    def context_len(self) -> int:
+        return self.cfg.context_len
+
+    def _allowed(self, mask: torch.Tensor) -> torch.Tensor:
+        """Boolean attention mask, True = may attend: causal, padded keys hidden. [B, 1, T, T]"""
+        b, k = mask.shape
+        n = self.cfg.tokens_per_step
+        t = n * k
+        keep = mask.bool().repeat_interleave(n, dim=1)  # [B, T]
+        causal = torch.ones(t, t, dtype=torch.bool, device=mask.device).tril()  # [T, T]
+        allowed = causal & keep[:, None, :]  # [B, T, T]
+        allowed = allowed | torch.eye(t, dtype=torch.bool, device=mask.device)  # pads see themselves: no NaN
+        return allowed.unsqueeze(1)  # [B, 1, T, T], broadcast over heads
+
+    def forward(self, batch: dict[str, torch.Tensor], need_weights: bool = False) -> dict[str, torch.Tensor]:
+        """Predictions for every step of the window: `action` [B, K, A] (+ `return` [B, K], `attention`)."""
+        cfg = self.cfg
+        states, actions, mask = batch["states"], batch["actions"], batch["mask"]
+        b, k = mask.shape
+        check_batch(cfg, states, k)
+        time = self.embed_timestep(batch["timesteps"].long().clamp(0, cfg.max_ep_len - 1))  # [B, K, d]
+        s = self.embed_state(states) + time  # [B, K, d]
+        a = self.embed_action(actions.long() if cfg.discrete else actions.float()) + time  # [B, K, d]
+        tokens = [s, a]
+        if cfg.use_returns:
+            r = self.embed_return(batch["rtg"].float().unsqueeze(-1) / cfg.return_scale) + time  # [B, K, d]
+            tokens = [r, s, a]
+        n = cfg.tokens_per_step
+        x = torch.stack(tokens, dim=2).reshape(b, n * k, cfg.embed_dim)  # [B, T, d]: (R_1, s_1, a_1, R_2, ...)
+        x = self.drop(self.embed_ln(x))
+        allowed = self._allowed(mask)
+        weights = []
+        for block in self.blocks:
+            x, w = block(x, allowed, need_weights)
+            weights.append(w)
+        x = self.ln_f(x).reshape(b, k, n, cfg.embed_dim)  # [B, K, n, d]
+        state_out = x[:, :, n - 2]  # [B, K, d], output at each s_t token
+        out = {"action": self.predict_action(state_out)}  # [B, K, A]
+        if self.predict_return is not None:
+            out["return"] = self.predict_return(state_out).squeeze(-1) * cfg.return_scale  # [B, K]
+        if need_weights:
+            out["attention"] = torch.stack(weights, dim=1)  # [B, n_layer, n_head, T, T]
+        return out
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Action loss on every real step (+ return-to-go MSE when the return head is on)."""
+        out = self(batch)
+        loss = action_loss(out["action"], batch["actions"], batch["mask"], self.cfg.discrete)
+        metrics = {"train/action_loss": loss.item()}
+        if self.predict_return is not None:
+            m = batch["mask"] > 0
+            ret_loss = F.mse_loss(out["return"][m] / self.cfg.return_scale,
+                                  batch["rtg"][m].float() / self.cfg.return_scale)
+            metrics["train/return_loss"] = ret_loss.item()
+            loss = loss + ret_loss
+        return loss, metrics
+
+    @torch.no_grad()
+    def act(self, batch: dict[str, torch.Tensor], sample: bool = False,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+        """The action for the last step of each window: [B, A] continuous, [B] discrete (argmax or sampled)."""
+        logits = self(batch)["action"][:, -1]  # [B, A]
+        if not self.cfg.discrete:
+            return logits
+        if sample:
+            return torch.multinomial(torch.softmax(logits, -1), 1, generator=generator).squeeze(-1)
+        return logits.argmax(-1)
+
+
+# ---------------------------------------------------------------------------------------- baseline
+class MLPBC(nn.Module):
+    """Behaviour cloning as the paper's BC / %BC: an MLP on the last K states predicts the last action.
+
+    As the official `MLPBCModel`: K states concatenated (zeros for left padding), Linear → [ReLU, Dropout,
+    Linear] × (n_layer − 1) → ReLU, Dropout, Linear, Tanh. Paper appendix: 3 layers, width 256.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.encoder != "linear" or cfg.discrete:
+            raise ValueError("MLPBC is for vector observations and continuous actions; use "
+                             "DecisionTransformer(use_returns=False) for Atari / discrete BC, as the paper")
+        self.cfg = cfg
+        self.norm = Normalizer(cfg)
+        layers: list[nn.Module] = [nn.Linear(cfg.context_len * cfg.obs_dim, cfg.embed_dim)]
+        for _ in range(cfg.n_layer - 1):
+            layers += [nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, cfg.embed_dim)]
+        layers += [nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, cfg.act_dim), nn.Tanh()]
+        self.mlp = nn.Sequential(*layers)
+
+    @property
+    def context_len(self) -> int:
+        return self.cfg.context_len
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        check_batch(self.cfg, batch["states"], self.cfg.context_len)
+        # [B, K, obs_dim], pads zeroed (the official code pads raw states with 0 before normalising)
+        s = self.norm(batch["states"]) * batch["mask"].unsqueeze(-1)
+        return {"action": self.mlp(s.flatten(1))}  # [B, A], the action at the last step
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = F.mse_loss(self(batch)["action"], batch["actions"][:, -1].float())
+        return loss, {"train/action_loss": loss.item()}
+
+    @torch.no_grad()
+    def act(self, batch: dict[str, torch.Tensor], sample: bool = False,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+        return self(batch)["action"]

@@ -1,0 +1,109 @@
+import pytest
+import torch
+
+from dtlib.model import DecisionTransformer, MLPBC, ModelConfig
+
+B, K = 3, 6
+
+
+def batch(cfg: ModelConfig, k: int = K, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    if cfg.encoder == "embedding":
+        states = torch.stack([torch.randint(0, v, (B, k), generator=g) for v in cfg.obs_vocab], -1)
+    elif cfg.encoder == "cnn":
+        states = torch.randint(0, 255, (B, k, *cfg.obs_shape), generator=g, dtype=torch.uint8)
+    else:
+        states = torch.randn(B, k, *cfg.obs_shape, generator=g)
+    actions = (torch.randint(0, cfg.act_dim, (B, k), generator=g) if cfg.discrete
+               else torch.rand(B, k, cfg.act_dim, generator=g) * 2 - 1)
+    return {"states": states, "actions": actions, "rtg": torch.rand(B, k, generator=g) * 100,
+            "timesteps": torch.arange(k).repeat(B, 1) + 3, "mask": torch.ones(B, k)}
+
+
+CONFIGS = {
+    "gym": ModelConfig(obs_shape=(5,), act_dim=2, context_len=K, n_layer=2, n_head=2, embed_dim=32, dropout=0.0),
+    "discrete": ModelConfig(obs_shape=(2,), act_dim=4, discrete=True, encoder="embedding", obs_vocab=(3, 7),
+                            context_len=K, n_layer=2, embed_dim=32, dropout=0.0, return_scale=1.0),
+    "atari": ModelConfig(obs_shape=(4, 84, 84), act_dim=4, discrete=True, encoder="cnn", context_len=K,
+                         n_layer=1, n_head=8, embed_dim=32, dropout=0.0, activation="gelu"),
+    "no_returns": ModelConfig(obs_shape=(5,), act_dim=2, context_len=K, n_layer=2, embed_dim=32, dropout=0.0,
+                              use_returns=False),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_prediction_at_step_t_ignores_everything_after_it(name):
+    cfg = CONFIGS[name]
+    torch.manual_seed(0)
+    model = DecisionTransformer(cfg).eval()
+    a, b = batch(cfg, seed=0), batch(cfg, seed=1)
+    t = 2
+    mixed = {k: torch.cat([a[k][:, : t + 1], b[k][:, t + 1:]], dim=1) for k in a}
+    # the action *at* step t is after the state token of step t, so it may change too
+    mixed["actions"][:, t] = b["actions"][:, t]
+    pa, pm = model(a)["action"], model(mixed)["action"]
+    torch.testing.assert_close(pa[:, : t + 1], pm[:, : t + 1])
+    assert not torch.allclose(pa[:, t + 1:], pm[:, t + 1:])  # later steps did see the change
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_left_padding_does_not_change_the_prediction(name):
+    cfg = CONFIGS[name]
+    torch.manual_seed(0)
+    model = DecisionTransformer(cfg).eval()
+    short = batch(cfg, k=3)
+    padded = {k: torch.cat([torch.zeros_like(v[:, :3]) if k != "states" else torch.full_like(v[:, :3], 1),
+                            v], dim=1) for k, v in short.items()}
+    padded["mask"][:, :3] = 0  # three padded steps (with junk values) on the left
+    torch.testing.assert_close(model(short)["action"][:, -1], model(padded)["action"][:, -1])
+
+
+def test_return_head_and_attention_weights():
+    cfg = ModelConfig(obs_shape=(5,), act_dim=2, context_len=K, n_layer=2, n_head=2, embed_dim=32,
+                      return_head=True, dropout=0.0)
+    model = DecisionTransformer(cfg).eval()
+    out = model(batch(cfg), need_weights=True)
+    assert out["return"].shape == (B, K)
+    att = out["attention"]
+    assert att.shape == (B, 2, 2, 3 * K, 3 * K)
+    torch.testing.assert_close(att.sum(-1), torch.ones(B, 2, 2, 3 * K))  # rows are distributions
+    assert (att.triu(1) == 0).all()  # causal: no weight on future tokens
+    loss, metrics = model.loss(batch(cfg))
+    assert {"train/action_loss", "train/return_loss"} <= set(metrics)
+
+
+def test_heads_and_losses_per_action_type():
+    cont = DecisionTransformer(CONFIGS["gym"])
+    pred = cont(batch(CONFIGS["gym"]))["action"]
+    assert pred.shape == (B, K, 2) and pred.abs().max() <= 1  # tanh head
+    disc = DecisionTransformer(CONFIGS["discrete"])
+    assert disc(batch(CONFIGS["discrete"]))["action"].shape == (B, K, 4)  # logits
+    assert disc.act(batch(CONFIGS["discrete"])).shape == (B,)
+    g = torch.Generator().manual_seed(0)
+    assert disc.act(batch(CONFIGS["discrete"]), sample=True, generator=g).dtype == torch.int64
+
+
+def test_paper_atari_encoder_shape():
+    model = DecisionTransformer(CONFIGS["atari"])
+    conv = model.embed_state.conv
+    assert [m.out_channels for m in conv if isinstance(m, torch.nn.Conv2d)] == [32, 64, 64]
+    assert [m.kernel_size[0] for m in conv if isinstance(m, torch.nn.Conv2d)] == [8, 4, 3]
+    assert [m.stride[0] for m in conv if isinstance(m, torch.nn.Conv2d)] == [4, 2, 1]
+    assert model.embed_state.proj[0].in_features == 3136
+
+
+def test_mlp_bc_uses_only_recent_states():
+    cfg = ModelConfig(obs_shape=(5,), act_dim=2, context_len=K, embed_dim=16, dropout=0.0)
+    bc = MLPBC(cfg).eval()
+    a = batch(cfg)
+    b = dict(a, actions=torch.zeros_like(a["actions"]), rtg=torch.zeros_like(a["rtg"]))
+    torch.testing.assert_close(bc.act(a), bc.act(b))
+    assert bc.act(a).shape == (B, 2)
+
+
+def test_wrong_observation_shape_is_named():
+    model = DecisionTransformer(CONFIGS["gym"])
+    bad = batch(CONFIGS["gym"])
+    bad["states"] = bad["states"][..., :4]
+    with pytest.raises(ValueError, match=r"observations have shape \(4,\).*expects \(5,\)"):
+        model(bad)

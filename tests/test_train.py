@@ -1,0 +1,131 @@
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import PUSH_SPEC, PushEnv, push_dataset
+from dtlib.data.windows import WindowSampler
+from dtlib.evaluate import EvalConfig, evaluate
+from dtlib.model import DecisionTransformer, ModelConfig
+from dtlib.results import RunDir
+from dtlib.train import SupervisedLearner, TrainConfig, TrainingDiverged, load_model, train
+from dtlib.validate import ParameterError
+
+TRAIN = TrainConfig(steps=60, batch_size=16, lr=1e-3, warmup_steps=10, log_every=10, checkpoint_every=20)
+
+
+def small_model(data, seed=0):
+    torch.manual_seed(seed)
+    mean, std = data.state_stats()
+    return DecisionTransformer(ModelConfig(obs_shape=(2,), act_dim=1, context_len=5, max_ep_len=5, n_layer=1,
+                                           embed_dim=32, return_scale=5.0, state_mean=tuple(mean.tolist()),
+                                           state_std=tuple(std.tolist())))
+
+
+def train_once(root, cfg=TRAIN, sampler_cls=WindowSampler, name="run", evaluate_fn=None):
+    data = push_dataset(100)
+    model = small_model(data)
+    run = RunDir(root, name, {"cfg": dataclasses.asdict(cfg)})
+    train(run, SupervisedLearner(model, cfg), sampler_cls(data, 5, seed=cfg.seed), cfg, evaluate=evaluate_fn,
+          progress=False)
+    return run, model
+
+
+def test_same_seed_gives_identical_losses_and_eval_returns(tmp_path):
+    ev = lambda m: evaluate(m, PUSH_SPEC, EvalConfig(episodes=3), env_fn=PushEnv)  # noqa: E731
+    r1, m1 = train_once(tmp_path / "a", evaluate_fn=ev)
+    r2, m2 = train_once(tmp_path / "b", evaluate_fn=ev)
+    pd.testing.assert_series_equal(r1.metrics()["train/action_loss"], r2.metrics()["train/action_loss"])
+    pd.testing.assert_series_equal(r1.evals()["return"], r2.evals()["return"])
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p, q)
+    r3, _ = train_once(tmp_path / "c", cfg=dataclasses.replace(TRAIN, seed=1))
+    assert not r1.metrics()["train/action_loss"].equals(r3.metrics()["train/action_loss"])
+
+
+class Killed(Exception):
+    pass
+
+
+def killing_sampler(kill_at):
+    class KillingSampler(WindowSampler):
+        calls = 0
+
+        def sample(self, batch_size):
+            KillingSampler.calls += 1
+            if KillingSampler.calls == kill_at:
+                raise Killed()
+            return super().sample(batch_size)
+
+    return KillingSampler
+
+
+def test_kill_and_resume_gives_identical_final_weights(tmp_path):
+    _, uninterrupted = train_once(tmp_path / "full")
+    with pytest.raises(Killed):  # dies at step 47: checkpoints at 20 and 40 exist
+        train_once(tmp_path / "killed", sampler_cls=killing_sampler(47))
+    run, resumed = train_once(tmp_path / "killed")  # resumes from step 40
+    for p, q in zip(uninterrupted.parameters(), resumed.parameters()):
+        assert torch.equal(p, q)
+    assert list(run.metrics()["step"]) == [10, 20, 30, 40, 50, 60]  # no duplicated rows after resume
+    assert run.done
+    ckpt = torch.load(run.checkpoint_path, weights_only=True)
+    assert ckpt["step"] == 60 and "mean" in str(ckpt["learner"]["model"].keys())  # normalisation travels along
+
+
+def test_finished_run_is_not_retrained(tmp_path):
+    run, _ = train_once(tmp_path)
+    stamp = run.checkpoint_path.stat().st_mtime_ns
+    train_once(tmp_path)
+    assert run.checkpoint_path.stat().st_mtime_ns == stamp
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path):
+    class NaNSampler(WindowSampler):
+        calls = 0
+
+        def sample(self, batch_size):
+            NaNSampler.calls += 1
+            b = super().sample(batch_size)
+            if NaNSampler.calls >= 25:
+                b["actions"] = np.full_like(b["actions"], np.nan)
+            return b
+
+    with pytest.raises(TrainingDiverged, match="loss is nan at step 25.*last good checkpoint"):
+        train_once(tmp_path, sampler_cls=NaNSampler)
+    run = next(tmp_path.iterdir())
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 20
+
+
+def test_bad_train_parameters_are_named():
+    with pytest.raises(ParameterError, match="steps=-5"):
+        TrainConfig(steps=-5)
+    with pytest.raises(ParameterError, match="schedule"):
+        TrainConfig(schedule="linear")
+
+
+def test_dt_learns_return_conditioning():
+    """On data mixing good and bad episodes, the achieved return rises with the target return."""
+    data = push_dataset(300)
+    model = small_model(data)
+    cfg = TrainConfig(steps=600, batch_size=64, lr=1e-3, warmup_steps=50, log_every=100, checkpoint_every=600)
+    learner = SupervisedLearner(model, cfg)
+    sampler = WindowSampler(data, 5, seed=0)
+    from dtlib.data.windows import to_torch
+
+    for _ in range(cfg.steps):
+        learner.update(to_torch(sampler.sample(cfg.batch_size)))
+    df = evaluate(model, PUSH_SPEC, EvalConfig(episodes=10, targets=(-3.0, 0.0, 3.0)), env_fn=PushEnv)
+    means = df.groupby("target")["return"].mean()
+    assert means[-3.0] < means[0.0] < means[3.0]
+    assert means[3.0] - means[-3.0] > 3.0  # a real spread, not noise (random actions give ~0 ± 1.3)
+    assert abs(means[3.0] - 3.0) < 1.0 and abs(means[-3.0] + 3.0) < 1.0
+
+
+def test_load_model_restores_trained_weights(tmp_path):
+    run, model = train_once(tmp_path)
+    fresh = load_model(run, small_model(push_dataset(100), seed=123))
+    for p, q in zip(model.parameters(), fresh.parameters()):
+        assert torch.equal(p, q)
