@@ -100,6 +100,19 @@ class Policy:
         return a, logp
 
     @classmethod
+    def untrained(cls, obs_dim: int, act_dim: int, seed: int, hidden: int = 256, info: dict | None = None) -> "Policy":
+        """A randomly initialised policy (PyTorch's default Linear init): for tests and smoke runs only."""
+        rng = np.random.default_rng(seed)
+        sizes = {"fc0": (hidden, obs_dim), "fc1": (hidden, hidden), "last_fc": (act_dim, hidden),
+                 "last_fc_log_std": (act_dim, hidden)}
+        w = {}
+        for name, (out, inp) in sizes.items():
+            bound = 1 / np.sqrt(inp)
+            w[f"{name}/weight"] = rng.uniform(-bound, bound, (out, inp))
+            w[f"{name}/bias"] = rng.uniform(-bound, bound, out)
+        return cls(w, {"role": "untrained", "seed": seed, "training_steps": 0, **(info or {})})
+
+    @classmethod
     def from_sb3(cls, model: Any, info: dict | None = None) -> "Policy":
         """The actor of a stable-baselines3 SAC model."""
         sd = {k: v.detach().cpu().numpy() for k, v in model.policy.actor.state_dict().items()}

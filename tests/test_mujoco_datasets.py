@@ -1,0 +1,87 @@
+"""Dataset generation with tiny budgets and untrained policies: shapes, flags, metadata, determinism, reuse."""
+import numpy as np
+import pytest
+
+from dtlib import behaviour
+from dtlib.data import generate_mujoco as gm
+from dtlib.data.episodes import DatasetError
+from dtlib.data.minari_io import load_minari
+from dtlib.validate import ParameterError
+
+
+@pytest.fixture
+def policies(tmp_path, monkeypatch):
+    """Untrained stand-ins for the committed Hopper policies and medium-replay buffer, in a temporary folder."""
+    monkeypatch.setenv("DTLIB_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)
+    monkeypatch.setattr(behaviour, "committed_dir", lambda env: tmp_path / "behaviour" / env)
+    folder = tmp_path / "behaviour" / "hopper"
+    folder.mkdir(parents=True)
+    for role, seed in (("medium", 1), ("expert", 2)):
+        info = {"role": role, "algorithm": "untrained", "config": {"hidden": 32}, "training_steps": 10 * seed,
+                "eval": {"normalized_score": float(seed)}}
+        behaviour.Policy.untrained(11, 3, seed, hidden=32, info=info).save(folder / role)
+    replay, _ = gm.rollout("Hopper-v5", 600, seed=5)
+    replay.meta = {"role": "medium-replay", "algorithm": "untrained", "training_steps": 10}
+    replay.save(folder / "medium_replay.npz")
+    return folder
+
+
+def test_timeouts_and_terminations_are_recorded_apart():
+    ds, finals = gm.rollout("HalfCheetah-v5", 2500, seed=0)  # HalfCheetah never terminates: 1000-step cuts
+    assert ds.n_steps == 2000 and ds.n_episodes == 2 and finals.shape == (2, 17)  # the partial third is cut
+    np.testing.assert_array_equal(np.flatnonzero(ds.timeouts), [999, 1999])
+    assert not ds.terminals.any()
+    hop, _ = gm.rollout("Hopper-v5", 300, seed=0)  # random Hopper falls within tens of steps: terminations
+    assert hop.terminals.sum() == hop.n_episodes and not hop.timeouts.any()
+    assert hop.observations.shape == (hop.n_steps, 11) and hop.actions.shape == (hop.n_steps, 3)
+    assert np.abs(hop.actions).max() <= 1.0
+
+
+def test_rollouts_are_deterministic_given_the_seed():
+    p = behaviour.Policy.untrained(11, 3, seed=0, hidden=32)
+    a, fa = gm.rollout("Hopper-v5", 400, seed=3, policy=p)
+    b, fb = gm.rollout("Hopper-v5", 400, seed=3, policy=p)
+    c, _ = gm.rollout("Hopper-v5", 400, seed=4, policy=p)
+    np.testing.assert_array_equal(a.observations, b.observations)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    np.testing.assert_array_equal(fa, fb)
+    assert not np.array_equal(a.actions[:10], c.actions[:10])
+
+
+def test_build_writes_five_kinds_with_metadata_and_reuses_them(policies):
+    cfg = gm.MujocoDataConfig(envs=("hopper",), n_steps=500, replay_steps=300, namespace="dtlib-test")
+    table = gm.build_datasets(cfg)
+    assert list(table["kind"]) == list(gm.KINDS) and (table["generation_s"] > 0).all()
+    ds = {k: load_minari(cfg.dataset_id("hopper", k)) for k in gm.KINDS}
+    med, exp, me = ds["medium"], ds["expert"], ds["medium-expert"]
+    assert med.meta["behaviour_training_steps"] == 10 and exp.meta["behaviour_training_steps"] == 20
+    assert med.meta["ref_min_score"] == -20.272305 and med.meta["ref_max_score"] == 3234.3
+    assert med.meta["settings"] == {"kind": "medium", "size": 500, "seed": 0, "policies": "committed",
+                                    "train_steps": None}
+    assert med.meta["env_id"] == "Hopper-v5" and "git_commit" in med.meta and "dtlib_version" in med.meta
+    assert ds["random"].meta["algorithm"] == "uniform random policy"
+    assert 0 < ds["medium-replay"].n_steps <= 300  # the buffer's first whole episodes
+    # medium-expert = medium's episodes, then expert's
+    assert me.n_steps == med.n_steps + exp.n_steps and me.n_episodes == med.n_episodes + exp.n_episodes
+    np.testing.assert_array_equal(me.observations, np.concatenate([med.observations, exp.observations]))
+    np.testing.assert_array_equal(me.starts, np.concatenate([med.starts, exp.starts + med.n_steps]))
+    np.testing.assert_allclose(me.episode_returns, np.concatenate([med.episode_returns, exp.episode_returns]))
+    assert not np.array_equal(med.actions[:50], exp.actions[:50])  # different policies
+    again = gm.build_datasets(cfg)  # same settings: reused, not regenerated
+    assert (again["generation_s"] == 0).all()
+    assert again.drop(columns="generation_s").equals(table.drop(columns="generation_s"))
+    bigger = gm.build_datasets(gm.replace(cfg, n_steps=700, kinds=("medium",)))  # new settings: regenerated
+    assert bigger["generation_s"].iloc[0] > 0 and load_minari(cfg.dataset_id("hopper", "medium")).n_steps <= 700
+
+
+def test_missing_policy_and_bad_parameters_are_clear(policies):
+    with pytest.raises(DatasetError, match="no committed behaviour policy for walker2d"):
+        gm.build_datasets(gm.MujocoDataConfig(envs=("walker2d",), kinds=("medium",), n_steps=100))
+    with pytest.raises(ParameterError, match="envs='ant'"):
+        gm.MujocoDataConfig(envs=("ant",))
+    with pytest.raises(ParameterError, match="n_steps=0"):
+        gm.config_from_params("small", ["hopper"], ["medium"], 0, 0, 0, "committed", 10)
+    with pytest.raises(ParameterError, match="profile='huge'"):
+        gm.config_from_params("huge", ["hopper"], ["medium"], 10, 0, 0, "committed", 10)
+    assert gm.config_from_params("paper", ["hopper"], ["medium"], 10, 0, 0, "train", 10).namespace == "dtlib"
