@@ -129,3 +129,15 @@ def test_bad_start_and_walk_count():
         env.reset(options={"start": 0})
     with pytest.raises(ParameterError, match="n_walks"):
         generate_graph_dataset(0, seed=0)
+
+
+def test_best_returns_to_go_prior():
+    ds = generate_graph_dataset(5000, seed=0)
+    best = gr.best_returns_to_go(ds, 20)
+    shortest = gr.shortest_path_lengths(gr.adjacency_of(), 0)
+    seen = np.isfinite(best)
+    assert (best[seen] <= -shortest[seen]).all() and seen[1:].mean() > 0.9  # never beats the shortest path
+    assert (best[seen] == -shortest[seen]).mean() > 0.8  # 5000 walks find most shortest paths
+    tiny = EpisodeDataset.from_episodes([{"observations": np.array([[3], [2], [1]]), "actions": np.array([2, 1, 0]),
+                                          "rewards": -np.ones(3), "terminals": np.array([0, 0, 1], bool)}])
+    assert gr.best_returns_to_go(tiny, 6).tolist() == [-np.inf, -1, -2, -3, -np.inf, -np.inf]

@@ -204,3 +204,17 @@ def test_cached_dataset_and_command_line(tmp_path, monkeypatch):
     assert np.array_equal(generate.keydoor_dataset(50, seed=2).observations, first.observations)
     generate.main(["keydoor", "--episodes", "20", "--seed", "1", "--out", str(tmp_path / "cli.npz")])
     assert EpisodeDataset.load(tmp_path / "cli.npz").n_episodes == 20
+
+
+def test_trace_events_classify_recorded_rollouts():
+    success = run([RIGHT, RIGHT] + [DOWN] * (L1 - 2 + L2) + [RIGHT])
+    no_key = run([DOWN] * (L1 + L2) + [RIGHT])
+    key_only = run([RIGHT, RIGHT] + [DOWN] * (L1 + L2 + L3))
+    traces = [{"observations": o["obs"][:-1], "actions": a} for o, a in (
+        (success, [RIGHT, RIGHT] + [DOWN] * (L1 - 2 + L2) + [RIGHT]), (no_key, [DOWN] * (L1 + L2) + [RIGHT]),
+        (key_only, [RIGHT, RIGHT] + [DOWN] * (L1 + L2 + L3 - 2)))]
+    key_step, door_step, labels = kd.trace_events(traces)
+    assert key_step.tolist() == [1, -1, 1] and door_step.tolist() == [L1 + L2, L1 + L2, -1]
+    assert labels.tolist() == ["success", "no key", "key, no door"]
+    with pytest.raises(ParameterError, match="traces"):
+        kd.trace_events([])

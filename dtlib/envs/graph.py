@@ -144,6 +144,19 @@ def steps_to_goal(dataset: Any) -> np.ndarray:
     return np.where(dataset.terminals[last], dataset.lengths.astype(np.float64), np.inf)
 
 
+def best_returns_to_go(dataset: Any, n_nodes: int) -> np.ndarray:
+    """[n_nodes] the highest return-to-go seen at each node on walks that reached the goal (-inf: never).
+
+    A data-only reading of the paper's "generating largest possible return at each node" prior (Figure 2):
+    with enough walks it equals minus the shortest-path length.
+    """
+    rtg = dataset.returns_to_go()  # [N]
+    reached = dataset.terminals[dataset.starts + dataset.lengths - 1][dataset.episode_index]  # [N]
+    best = np.full(n_nodes, -np.inf)
+    np.maximum.at(best, dataset.observations[reached, 0], rtg[reached].astype(np.float64))
+    return best
+
+
 class GraphShortestPathEnv(gym.Env):
     """Walk on the fixed graph towards the goal (module docstring); seeded by `reset(seed=...)`.
 

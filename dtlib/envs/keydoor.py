@@ -234,6 +234,21 @@ def dataset_events(dataset: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return key_step, door_step, labels
 
 
+def trace_events(traces: list[dict], **params: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Key-pickup steps [E], door steps [E] and outcome labels [E] of recorded rollouts.
+
+    `traces` are dicts with per-step `observations` and `actions` (as `dtlib.evaluate.evaluate(record=True)`).
+    """
+    if not traces:
+        raise ParameterError("traces is empty: no episodes to classify")
+    obs = np.concatenate([np.asarray(tr["observations"], dtype=np.int64).reshape(-1, 6) for tr in traces])
+    actions = np.concatenate([np.asarray(tr["actions"], dtype=np.int64).reshape(-1) for tr in traces])
+    lengths = np.array([len(tr["actions"]) for tr in traces])
+    key_step, door_step = episode_events(obs, actions, np.concatenate([[0], np.cumsum(lengths)[:-1]]), **params)
+    labels = np.where(key_step < 0, OUTCOMES[0], np.where(door_step >= 0, OUTCOMES[2], OUTCOMES[1]))
+    return key_step, door_step, labels
+
+
 class KeyToDoorEnv(gym.Env):
     """The Key-to-Door grid (module docstring); pure Python per step, seeded by `reset(seed=...)`.
 
