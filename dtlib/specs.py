@@ -58,9 +58,9 @@ ENVS: dict[str, EnvSpec] = {
                 "target/K [paper Table 8, issue #23]; refs [derived Table 11]"),
         # Key-to-Door and the graph: the paper states no constants beyond "whole episode as context" and a
         # binary success reward; episode lengths are ours (dtlib.envs), so K = max_ep_len.
-        EnvSpec("keydoor", "keydoor", "dtlib/KeyToDoor-v0", 64, 1.0, (1.0,), 64, None, None,
+        EnvSpec("keydoor", "keydoor", "dtlib/KeyToDoor-v0", 40, 1.0, (1.0,), 40, None, None,
                 "binary success reward, whole-episode context [paper §5.4]; length ours (dtlib.envs.keydoor)"),
-        EnvSpec("graph", "graph", "dtlib/GraphShortestPath-v0", 20, 1.0, (0.0,), 20, None, None,
+        EnvSpec("graph", "graph", "dtlib/GraphShortestPath-v0", 10, 1.0, (0.0,), 10, None, None,
                 "reward -1 per step, 0 at goal, highest-return prior [paper App. A.3]; sizes ours"),
     ]
 }
