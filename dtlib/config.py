@@ -1,6 +1,7 @@
 """Named presets: the paper's model and optimisation settings per domain and method, in one registry.
 
-A preset gives the ModelConfig fields that are not data-dependent and the TrainConfig fields; sweeps
+A preset gives the ModelConfig fields that are not data-dependent (observation shape, action type and
+size come from the dataset) and the TrainConfig fields; sweeps
 override them with `dataclasses.replace`. Sources: paper-facts §2 ([paper] appendix tables, [repo] code).
 """
 from __future__ import annotations
@@ -34,17 +35,17 @@ PRESETS: dict[str, Preset] = {
     # lr 6e-4, betas (0.9, 0.95), wd 0.1 on Linear/Conv weights, grad clip 1.0, warmup + cosine decay.
     # The code counts warmup in tokens (512*20); in steps that is ~1 step, so a short warmup is used.
     "atari/dt": Preset(model={"n_layer": 6, "n_head": 8, "activation": "gelu", "context_len": 30,
-                              "encoder": "cnn", "discrete": True, "return_scale": 1.0},
+                              "encoder": "cnn", "return_scale": 1.0},
                        train={"batch_size": 128, "lr": 6e-4, "betas": (0.9, 0.95), "weight_decay": 0.1,
                               "decay_all_params": False, "grad_clip": 1.0, "schedule": "cosine",
                               "warmup_steps": 100},
                        source="paper App. A (Atari); repo atari/mingpt"),
     # Key-to-Door / graph: the paper gives no hyperparameters; we use the Gym architecture with the whole
     # episode as context (K = episode length) and discrete heads (ours, written in the report).
-    "keydoor/dt": Preset(model={"encoder": "embedding", "discrete": True, "return_scale": 1.0},
+    "keydoor/dt": Preset(model={"encoder": "embedding", "return_scale": 1.0},
                          train={"warmup_steps": 500, "lr": 1e-4},
                          source="ours: Gym architecture, whole-episode context [paper §5.4]"),
-    "graph/dt": Preset(model={"encoder": "embedding", "discrete": True, "return_scale": 1.0},
+    "graph/dt": Preset(model={"encoder": "embedding", "return_scale": 1.0},
                        train={"warmup_steps": 200, "lr": 1e-4},
                        source="ours: Gym architecture, whole-episode context"),
 }

@@ -83,12 +83,16 @@ class _Windows:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, spec: EnvSpec, cfg: EvalConfig,
-             env_fn: Callable[[], gym.Env] | None = None, record: bool = False,
-             progress: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, list[dict]]:
+             env_fn: Callable[[], gym.Env] | None = None, record: bool = False, progress: bool = False,
+             return_prior: Callable[[np.ndarray], np.ndarray] | None = None,
+             ) -> pd.DataFrame | tuple[pd.DataFrame, list[dict]]:
     """Roll out `model` for `cfg.episodes` seeded episodes per target; one row per episode.
 
     Columns: target, episode, seed, return, normalized_score, length. With `record`, also returns one
     dict per episode (observations, actions, rewards, target) in the same order as the rows.
+    `return_prior(observations [n, *obs]) -> [n]` replaces the target and its decrement: the return-to-go
+    at every step is the prior's value for the current observation (the graph example's "largest
+    possible return at each node", paper Fig. 2); the target then only labels the rows.
     """
     targets = list(cfg.targets or spec.targets)
     jobs = [(target, i) for target in targets for i in range(cfg.episodes)]
@@ -101,7 +105,7 @@ def evaluate(model: torch.nn.Module, spec: EnvSpec, cfg: EvalConfig,
     bar = tqdm(total=len(jobs), desc=f"eval {spec.name}", disable=not progress, mininterval=2.0)
     for chunk in range(0, len(jobs), cfg.parallel):
         part = jobs[chunk:chunk + cfg.parallel]
-        r, tr = _rollout(model, spec, cfg, env_fn, part, device, generator, record)
+        r, tr = _rollout(model, spec, cfg, env_fn, part, device, generator, record, return_prior)
         rows += r
         traces += tr
         bar.update(len(part))
@@ -112,7 +116,7 @@ def evaluate(model: torch.nn.Module, spec: EnvSpec, cfg: EvalConfig,
     return (df, traces) if record else df
 
 
-def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, generator, record):
+def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, generator, record, return_prior):
     n = len(jobs)
     envs = [env_fn() for _ in range(n)]
     max_steps = cfg.max_steps or spec.max_ep_len
@@ -124,6 +128,8 @@ def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, genera
     win = _Windows(n, k, obs.shape[1:], obs.dtype, () if discrete else space.shape,
                    np.int64 if discrete else np.float32)
     rtg = np.array([t for t, _ in jobs], dtype=np.float32)  # [N]
+    if return_prior is not None:
+        rtg = np.asarray(return_prior(obs), dtype=np.float32)
     returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
     alive = np.arange(n)
     traces = [{"observations": [], "actions": [], "rewards": [], "target": t} for t, _ in jobs] if record else []
@@ -142,7 +148,9 @@ def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, genera
             obs[e] = o
             returns[e] += reward
             lengths[e] += 1
-            if not cfg.delayed:
+            if return_prior is not None:
+                rtg[e] = return_prior(o[None])[0]
+            elif not cfg.delayed:
                 rtg[e] -= reward
             if not (terminated or truncated):
                 still.append(e)

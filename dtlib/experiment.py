@@ -93,7 +93,9 @@ def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cf
     config = config_dict(run_cfg, model.cfg, train_cfg, eval_cfg, dataset_meta=data.meta,
                          model_class=type(model).__name__)
     run_dir = RunDir(runs_root, run_cfg.name, config)
-    sampler = WindowSampler(train_data, model.context_len, seed=run_cfg.seed)
+    # whole-episode context (K covers the longest episode): windows start at the episode's first step
+    sampler = WindowSampler(train_data, model.context_len, seed=run_cfg.seed,
+                            from_start=model.context_len >= spec.max_ep_len)
     learner = SupervisedLearner(model, train_cfg)
     return train(run_dir, learner, sampler, train_cfg,
                  evaluate=lambda m: evaluate(m, spec, eval_cfg), progress=progress)

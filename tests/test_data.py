@@ -115,3 +115,12 @@ def test_from_flat_splits_at_terminals_and_timeouts_and_drops_a_trailing_fragmen
     tout = np.array([0, 0, 0, 0, 1, 0, 0], bool)
     d = EpisodeDataset.from_flat(np.zeros((n, 2)), np.zeros((n, 1)), np.ones(n), term, tout)
     np.testing.assert_array_equal(d.lengths, [3, 2])
+
+
+def test_whole_episode_windows_start_at_the_first_step():
+    d = tiny()
+    b = WindowSampler(d, context_len=4, seed=0, from_start=True).sample(64)
+    first = b["mask"].argmax(1)  # first real step of each window
+    starts = b["timesteps"][np.arange(64), first]
+    assert (starts == 0).all()
+    assert set(b["mask"].sum(1).astype(int)) == {3, 2, 1}  # whole episodes of 3, 2 and 1 steps

@@ -39,6 +39,13 @@ def test_delayed_mode_keeps_the_target():
     np.testing.assert_allclose(torch.stack(policy.seen)[:, 0].numpy(), 5.0)
 
 
+def test_a_return_prior_replaces_target_and_decrement():
+    policy = EchoRTG()
+    prior = lambda obs: 10 * obs[:, 0]  # noqa: E731  (obs[0] = t / 5: the prior depends on the state)
+    evaluate(policy, PUSH_SPEC, EvalConfig(episodes=1, targets=(5.0,)), env_fn=PushEnv, return_prior=prior)
+    np.testing.assert_allclose(torch.stack(policy.seen)[:, 0].numpy(), 10 * np.arange(5) / 5, rtol=1e-6)
+
+
 def test_several_targets_and_episodes_in_one_call_with_seeds_and_traces():
     df, traces = evaluate(EchoRTG(), PUSH_SPEC, EvalConfig(episodes=4, targets=(-3.0, 3.0), seed=7, parallel=3),
                           env_fn=PushEnv, record=True)

@@ -53,3 +53,27 @@ def test_a_run_trains_evaluates_and_is_skipped_when_finished(tmp_path, method, p
     again = run(cfg, data, tmp_path, ev, progress=False, steps=20, warmup_steps=5, log_every=5,
                 checkpoint_every=10)
     assert again.path == r.path
+
+
+def test_discrete_domains_build_from_dataset_metadata(tmp_path):
+    from dtlib.data.generate import generate_keydoor_dataset
+
+    data = generate_keydoor_dataset(50, seed=0)
+    model = build_model(RunConfig("keydoor", "50", "dt"), data)
+    assert model.cfg.discrete and model.cfg.encoder == "embedding" and model.cfg.context_len == 40
+    bc = build_model(RunConfig("keydoor", "50", "bc"), data)
+    assert isinstance(bc, DecisionTransformer) and not bc.cfg.use_returns  # the paper's transformer BC
+    r = run(RunConfig("keydoor", "50", "dt"), data, tmp_path, EvalConfig(episodes=3), progress=False, steps=4,
+            warmup_steps=1, log_every=2, checkpoint_every=2)
+    assert set(r.evals()["return"]) <= {0.0, 1.0}
+
+
+def test_env_specs_agree_with_the_envs():
+    import gymnasium as gym
+
+    import dtlib.envs  # noqa: F401
+    from dtlib.specs import ENVS
+
+    for name in ("keydoor", "graph", "hopper"):
+        env = gym.make(ENVS[name].env_id)
+        assert env.spec.max_episode_steps == ENVS[name].max_ep_len, name

@@ -14,11 +14,14 @@ from dtlib.data.episodes import DatasetError, EpisodeDataset
 class WindowSampler:
     """Draws batches of windows from an EpisodeDataset; its RNG state is part of every checkpoint."""
 
-    def __init__(self, data: EpisodeDataset, context_len: int, seed: int = 0):
+    def __init__(self, data: EpisodeDataset, context_len: int, seed: int = 0, from_start: bool = False):
+        """`from_start`: every window begins at its episode's first step (whole-episode context, where
+        K >= the longest episode: Key-to-Door, the graph), instead of at a uniform step (official Gym/Atari)."""
         if not isinstance(context_len, int) or context_len < 1:
             raise DatasetError(f"context_len (K) must be an integer >= 1, got {context_len!r}")
         self.data = data
         self.K = context_len
+        self.from_start = from_start
         self.rng = np.random.default_rng(seed)
         self.rtg = data.returns_to_go()  # [N]
         self.timesteps = data.timesteps  # [N]
@@ -31,6 +34,8 @@ class WindowSampler:
         ep = self.rng.choice(len(self.lengths), size=batch_size, p=self.p)  # [B]
         length = self.lengths[ep]
         si = (self.rng.random(batch_size) * length).astype(np.int64)  # [B] start step, uniform
+        if self.from_start:
+            si[:] = 0
         tlen = np.minimum(K, length - si)  # [B] real steps in the window
         offset = np.arange(K)[None, :] - (K - tlen)[:, None]  # [B, K] position inside the slice
         valid = offset >= 0  # [B, K], left padding is invalid
