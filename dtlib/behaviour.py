@@ -273,6 +273,53 @@ def export_run(env: str, out: Path) -> Path:
     return dest
 
 
+def snapshot_medium_now(env: str, seed: int = 0, out: Path | None = None, note: str = "") -> Path:
+    """For a run that never reached `medium_score`: export its current policy and replay buffer as medium."""
+    from stable_baselines3 import SAC
+
+    out = Path(out or run_dir(env, seed))
+    cfg = SACConfig(**{k: tuple(v) if k == "net_arch" else v for k, v in io.read_json(out / "config.json").items()})
+    model = SAC.load(out / "sac.zip", device="cpu")
+    model.load_replay_buffer(out / "replay.pkl")
+    state = io.read_json(out / "state.json")
+    last = state["curve"][-1]
+    note = note or (f"threshold {cfg.medium_score} not reached within the budget; medium = the policy at the "
+                    f"last checkpoint (step {model.num_timesteps}), evaluated at step {last['step']}")
+    info = _provenance(cfg, model.num_timesteps, role="medium", eval=last, note=note)
+    Policy.from_sb3(model, info).save(out / "medium")
+    replay_dataset(model, {**info, "role": "medium-replay"}).save(out / "medium_replay.npz")
+    state["medium_step"] = model.num_timesteps
+    io.write_json(out / "state.json", state)
+    return out
+
+
+def curves_table(envs: list[str] | tuple[str, ...]) -> "Any":
+    """The committed training curves, one row per env x evaluation (step, return, normalised score)."""
+    import pandas as pd
+
+    frames = [pd.read_csv(committed_dir(e) / "curve.csv").assign(env=e) for e in envs
+              if (committed_dir(e) / "curve.csv").exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def policies_table(envs: list[str] | tuple[str, ...]) -> "Any":
+    """One row per committed policy: env, role, training steps, evaluation score and return, note."""
+    import pandas as pd
+
+    rows = []
+    for env in envs:
+        for role in ("medium", "expert"):
+            path = committed_dir(env) / f"{role}.json"
+            if path.exists():
+                info = io.read_json(path)
+                ev = info.get("eval", {})
+                rows.append({"env": env, "role": role, "training_steps": info.get("training_steps"),
+                             "eval_return": ev.get("return_mean"), "eval_normalized": ev.get("normalized_score"),
+                             "eval_episodes": info.get("config", {}).get("eval_episodes"),
+                             "updates_per_s": ev.get("updates_per_s"), "note": info.get("note", "")})
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("env")

@@ -58,7 +58,7 @@ def test_build_writes_five_kinds_with_metadata_and_reuses_them(policies):
     assert med.meta["behaviour_training_steps"] == 10 and exp.meta["behaviour_training_steps"] == 20
     assert med.meta["ref_min_score"] == -20.272305 and med.meta["ref_max_score"] == 3234.3
     assert med.meta["settings"] == {"kind": "medium", "size": 500, "seed": 0, "policies": "committed",
-                                    "train_steps": None}
+                                    "train_steps": None, "policy_digest": gm.policy_digest("hopper", "medium")}
     assert med.meta["env_id"] == "Hopper-v5" and "git_commit" in med.meta and "dtlib_version" in med.meta
     assert ds["random"].meta["algorithm"] == "uniform random policy"
     assert 0 < ds["medium-replay"].n_steps <= 300  # the buffer's first whole episodes
@@ -71,6 +71,9 @@ def test_build_writes_five_kinds_with_metadata_and_reuses_them(policies):
     again = gm.build_datasets(cfg)  # same settings: reused, not regenerated
     assert (again["generation_s"] == 0).all()
     assert again.drop(columns="generation_s").equals(table.drop(columns="generation_s"))
+    behaviour.Policy.untrained(11, 3, 9, hidden=32, info={"role": "expert"}).save(policies / "expert")
+    newer = gm.build_datasets(gm.replace(cfg, kinds=("medium", "expert")))  # a new checkpoint: regenerated
+    assert list(newer["generation_s"] > 0) == [False, True]
     bigger = gm.build_datasets(gm.replace(cfg, n_steps=700, kinds=("medium",)))  # new settings: regenerated
     assert bigger["generation_s"].iloc[0] > 0 and load_minari(cfg.dataset_id("hopper", "medium")).n_steps <= 700
 

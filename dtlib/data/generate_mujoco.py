@@ -73,11 +73,25 @@ class MujocoDataConfig:
         """The Minari id of one dataset."""
         return f"{self.namespace}/{env}/{kind}-v0"
 
-    def settings(self, kind: str) -> dict[str, Any]:
+    def settings(self, env: str, kind: str) -> dict[str, Any]:
         """The settings that determine a dataset's content (stored with it; a mismatch regenerates it)."""
         size = self.replay_steps if kind == "medium-replay" else self.n_steps
         return {"kind": kind, "size": size, "seed": self.seed, "policies": self.policies,
-                "train_steps": self.train_steps if self.policies == "train" else None}
+                "train_steps": self.train_steps if self.policies == "train" else None,
+                "policy_digest": policy_digest(env, kind) if self.policies == "committed" else None}
+
+
+def policy_digest(env: str, kind: str) -> str | None:
+    """sha256 (first 16 hex) of the committed files a dataset is made from: a new checkpoint regenerates it."""
+    import hashlib
+
+    names = {"random": [], "medium": ["medium.pt"], "expert": ["expert.pt"], "medium-replay": ["medium_replay.npz"],
+             "medium-expert": ["medium.pt", "expert.pt"]}[kind]
+    h = hashlib.sha256()
+    for name in names:
+        path = behaviour.committed_dir(env) / name
+        h.update(path.read_bytes() if path.exists() else b"missing")
+    return h.hexdigest()[:16] if names else None
 
 
 def config_from_params(profile: str, envs: list[str], kinds: list[str], n_steps: int, replay_steps: int,
@@ -153,7 +167,7 @@ def generate(env: str, kind: str, cfg: MujocoDataConfig, parts: dict[str, tuple]
     meta: dict[str, Any] = {"env": env, "env_id": spec.env_id, "ref_min_score": spec.ref_min,
                             "ref_max_score": spec.ref_max, "dtlib_version": dtlib.__version__,
                             "git_commit": git_commit(), "generator": "dtlib.data.generate_mujoco",
-                            "settings": cfg.settings(kind), "seed": cfg.seed}
+                            "settings": cfg.settings(env, kind), "seed": cfg.seed}
     if kind == "random":
         ds, finals = rollout(spec.env_id, cfg.n_steps, cfg.seed * 1000 + KINDS.index(kind))
         return ds, finals, {**meta, "algorithm": "uniform random policy"}
@@ -197,7 +211,7 @@ def _build_one(env: str, kind: str, cfg: MujocoDataConfig, parts: dict, force: b
     dataset_id = cfg.dataset_id(env, kind)
     stored = read_dtlib_metadata(dataset_id)
     t0 = time.time()
-    if stored is not None and stored.get("settings") == cfg.settings(kind) and not force:
+    if stored is not None and stored.get("settings") == cfg.settings(env, kind) and not force:
         ds, finals = load_minari(dataset_id), None
         meta, seconds = ds.meta, 0.0
         if kind in ("medium", "expert"):
@@ -261,3 +275,48 @@ def load_dataset(source: str | Path, download: bool = False) -> EpisodeDataset:
 def replace(cfg: MujocoDataConfig, **changes: Any) -> MujocoDataConfig:
     """`dataclasses.replace` for sweeps over configs."""
     return dataclasses.replace(cfg, **changes)
+
+
+def check_targets(table: "Any") -> "Any":
+    """Per env: medium's and expert's dataset score against D4RL's recipe (medium 30-65, expert >= 1.5x medium)."""
+    import pandas as pd
+
+    rows = []
+    for env, g in table.groupby("env", sort=False):
+        score = dict(zip(g["kind"], g["normalized_mean"]))
+        med, exp = score.get("medium"), score.get("expert")
+        rows.append({"env": env, "medium_normalized": med, "medium_in_30_65": med is not None and 30 <= med <= 65,
+                     "expert_normalized": exp, "expert_over_medium": exp / med if med and exp is not None else None,
+                     "expert_ge_1.5x_medium": bool(med and exp is not None and exp >= 1.5 * med)})
+    return pd.DataFrame(rows)
+
+
+def deviations(cfg: MujocoDataConfig, table: "Any", policies: "Any") -> list[str]:
+    """This dataset build's deviations from D4RL, with the numbers it reached."""
+    items = [
+        "Environments are Gymnasium MuJoCo `-v5` (mujoco 4.0 bindings), not gym `-v3` on mujoco-py as D4RL's "
+        "`-v2` datasets; the same policy scores differently across the two.",
+        "Behaviour policies are stable-baselines3 SAC (its default sizes: 256x256, lr 3e-4, batch 256), not "
+        "rlkit SAC; the medium snapshot is taken at the first evaluation (10 stochastic episodes) scoring >= 33.",
+        f"Rollout sets hold {cfg.n_steps:,} transitions (D4RL: 1,000,000; medium-expert 2,000,000); the "
+        "trailing unfinished episode is cut (as Minari's generator), where D4RL kept it unflagged.",
+        "medium-expert puts medium first, then expert (D4RL's v2 order was not verified; its v0 put expert "
+        "first).",
+        "medium-replay observations are float32 (D4RL's file: float64) and its episodes' final observations "
+        "were not recorded (Minari's T+1-th entry repeats the last one).",
+        "D4RL's own per-dataset return statistics were not verified from a source, so datasets are compared "
+        "with the recipe's targets (medium 30-65, expert >= 1.5x medium), not with D4RL's numbers.",
+    ]
+    if cfg.policies == "committed":
+        items.append("Policies are the committed checkpoints in `behaviour/` (trained once in this project), "
+                     "not retrained here; `paper` retrains them from scratch.")
+    for _, p in policies.iterrows():
+        if p["role"] == "expert":
+            items.append(f"{p['env']}: the 'expert' is the best policy within the training budget "
+                         f"({p['training_steps']:,} SAC steps), evaluation score {p['eval_normalized']:.1f} "
+                         "(D4RL's experts: ~100).")
+        if p["note"]:
+            items.append(f"{p['env']} {p['role']}: {p['note']}")
+    if cfg.replay_steps:
+        items.append(f"medium-replay is capped at the buffer's first {cfg.replay_steps:,} transitions.")
+    return items
