@@ -16,6 +16,7 @@ from dtlib.data.windows import WindowSampler
 from dtlib.evaluate import EvalConfig, evaluate
 from dtlib.model import DecisionTransformer, MLPBC, ModelConfig
 from dtlib.results import RunDir, config_dict
+from dtlib.seeding import seed_everything
 from dtlib.specs import get_env_spec
 from dtlib.train import SupervisedLearner, TrainConfig, train
 from dtlib.validate import check_choice, check_positive, check_range
@@ -85,6 +86,7 @@ def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cf
     train_cfg = TrainConfig(**{**preset.train, "seed": run_cfg.seed, **train_overrides})
     if data.n_steps == 0:
         raise DatasetError("empty dataset")
+    seed_everything(run_cfg.seed)  # the initial weights depend on the seed only
     model = build_model(run_cfg, data)
     train_data = data.delayed() if run_cfg.reward_mode == "delayed" else data
     if run_cfg.method == "pct_bc":

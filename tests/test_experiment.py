@@ -77,3 +77,15 @@ def test_env_specs_agree_with_the_envs():
     for name in ("keydoor", "graph", "hopper"):
         env = gym.make(ENVS[name].env_id)
         assert env.spec.max_episode_steps == ENVS[name].max_ep_len, name
+
+
+def test_same_run_config_twice_gives_identical_numbers(tmp_path):
+    data = hopper_like()
+    cfg = RunConfig("hopper", "synthetic", "dt", seed=3)
+    kw = dict(progress=False, steps=10, warmup_steps=2, log_every=5, checkpoint_every=10)
+    torch_state_noise = __import__("torch").randn(7)  # global RNG use in between must not matter
+    a = run(cfg, data, tmp_path / "a", EvalConfig(episodes=2, max_steps=15), **kw)
+    assert torch_state_noise is not None
+    b = run(cfg, data, tmp_path / "b", EvalConfig(episodes=2, max_steps=15), **kw)
+    assert a.metrics()["train/action_loss"].equals(b.metrics()["train/action_loss"])
+    assert a.evals()["return"].equals(b.evals()["return"])
