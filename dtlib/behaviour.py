@@ -28,6 +28,7 @@ from dtlib import io
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.paths import data_dir, git_commit, project_root
 from dtlib.specs import get_env_spec
+from dtlib.validate import ParameterError
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # SB3's clamp on the actor's log std (sac/policies.py)
 
@@ -195,6 +196,9 @@ def train(cfg: SACConfig, out: Path | None = None, deadline: float | None = None
     out.mkdir(parents=True, exist_ok=True)
     state = io.read_json(out / "state.json") if (out / "state.json").exists() else {"curve": [], "best": None,
                                                                                     "medium_step": None}
+    if (out / "config.json").exists() and io.read_json(out / "config.json") != json.loads(
+            json.dumps(dataclasses.asdict(cfg))):
+        raise ParameterError(f"{out} holds a run with another config ({out / 'config.json'}); use another folder")
     env = gym.make(spec.env_id)
     if (out / "sac.zip").exists():  # resume: same weights, optimiser and replay buffer; env resets re-seeded
         model = SAC.load(out / "sac.zip", env=env, device="cpu")

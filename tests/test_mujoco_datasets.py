@@ -4,7 +4,7 @@ import pytest
 
 from dtlib import behaviour
 from dtlib.data import generate_mujoco as gm
-from dtlib.data.episodes import DatasetError
+from dtlib.data.episodes import DatasetError, EpisodeDataset
 from dtlib.data.minari_io import load_minari
 from dtlib.validate import ParameterError
 
@@ -52,7 +52,7 @@ def test_rollouts_are_deterministic_given_the_seed():
 def test_build_writes_five_kinds_with_metadata_and_reuses_them(policies):
     cfg = gm.MujocoDataConfig(envs=("hopper",), n_steps=500, replay_steps=300, namespace="dtlib-test")
     table = gm.build_datasets(cfg)
-    assert list(table["kind"]) == list(gm.KINDS) and (table["generation_s"] > 0).all()
+    assert list(table["kind"]) == list(gm.KINDS) and not table["reused"].any()
     ds = {k: load_minari(cfg.dataset_id("hopper", k)) for k in gm.KINDS}
     med, exp, me = ds["medium"], ds["expert"], ds["medium-expert"]
     assert med.meta["behaviour_training_steps"] == 10 and exp.meta["behaviour_training_steps"] == 20
@@ -69,13 +69,13 @@ def test_build_writes_five_kinds_with_metadata_and_reuses_them(policies):
     np.testing.assert_allclose(me.episode_returns, np.concatenate([med.episode_returns, exp.episode_returns]))
     assert not np.array_equal(med.actions[:50], exp.actions[:50])  # different policies
     again = gm.build_datasets(cfg)  # same settings: reused, not regenerated
-    assert (again["generation_s"] == 0).all()
-    assert again.drop(columns="generation_s").equals(table.drop(columns="generation_s"))
+    assert again["reused"].all() and (again["generation_s"] == 0).all()
+    assert again.drop(columns=["generation_s", "reused"]).equals(table.drop(columns=["generation_s", "reused"]))
     behaviour.Policy.untrained(11, 3, 9, hidden=32, info={"role": "expert"}).save(policies / "expert")
     newer = gm.build_datasets(gm.replace(cfg, kinds=("medium", "expert")))  # a new checkpoint: regenerated
-    assert list(newer["generation_s"] > 0) == [False, True]
+    assert list(newer["reused"]) == [True, False]
     bigger = gm.build_datasets(gm.replace(cfg, n_steps=700, kinds=("medium",)))  # new settings: regenerated
-    assert bigger["generation_s"].iloc[0] > 0 and load_minari(cfg.dataset_id("hopper", "medium")).n_steps <= 700
+    assert not bigger["reused"].iloc[0] and load_minari(cfg.dataset_id("hopper", "medium")).n_steps <= 700
 
 
 def test_missing_policy_and_bad_parameters_are_clear(policies):
@@ -88,3 +88,29 @@ def test_missing_policy_and_bad_parameters_are_clear(policies):
     with pytest.raises(ParameterError, match="profile='huge'"):
         gm.config_from_params("huge", ["hopper"], ["medium"], 10, 0, 0, "committed", 10)
     assert gm.config_from_params("paper", ["hopper"], ["medium"], 10, 0, 0, "train", 10).namespace == "dtlib"
+
+
+def test_sac_run_snapshots_medium_replay_and_expert_and_resumes(tmp_path):
+    """A 300-step SAC run: stopped at a deadline, resumed, medium + its replay buffer saved, numpy actor = SB3's."""
+    import dataclasses
+
+    from stable_baselines3 import SAC
+
+    cfg = behaviour.SACConfig(total_steps=300, learning_starts=100, eval_every=100, eval_episodes=1,
+                              checkpoint_every=100, medium_score=-1e9, net_arch=(32, 32))
+    out = behaviour.train(cfg, tmp_path / "run", deadline=0.0, export=False)  # past deadline: stops at once
+    assert SAC.load(out / "sac.zip", device="cpu").num_timesteps == 1
+    behaviour.train(cfg, out, export=False)  # the same command resumes from the checkpoint
+    state = behaviour.io.read_json(out / "state.json")
+    assert [r["step"] for r in state["curve"]] == [100, 200, 300] and state["medium_step"] == 100
+    assert state["best"]["step"] in (100, 200, 300) and (out / "expert.pt").exists()
+    replay = EpisodeDataset.load(out / "medium_replay.npz")  # the buffer at step 100, unfinished episode cut
+    assert replay.n_steps <= 100 and replay.terminals.sum() + replay.timeouts.sum() == replay.n_episodes
+    assert replay.meta["training_steps"] == 100 and replay.meta["role"] == "medium-replay"
+    model = SAC.load(out / "sac.zip", device="cpu")
+    assert model.num_timesteps == 300
+    policy = behaviour.Policy.from_sb3(model)
+    obs = np.random.default_rng(0).normal(size=(5, 11))
+    np.testing.assert_allclose(policy.mean_action(obs), model.predict(obs, deterministic=True)[0], atol=1e-5)
+    with pytest.raises(ParameterError, match="holds a run with another config"):
+        behaviour.train(dataclasses.replace(cfg, total_steps=400), out, export=False)

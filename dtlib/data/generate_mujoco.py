@@ -143,8 +143,9 @@ def concat(a: EpisodeDataset, b: EpisodeDataset, meta: dict | None = None) -> Ep
 def behaviour_source(env: str, cfg: MujocoDataConfig) -> Path:
     """The folder holding `medium.pt`, `expert.pt` and `medium_replay.npz` for `env` (trains them if asked)."""
     if cfg.policies == "train":
-        return behaviour.train(behaviour.SACConfig(env=env, seed=cfg.seed, total_steps=cfg.train_steps),
-                               export=False)
+        sac = behaviour.SACConfig(env=env, seed=cfg.seed, total_steps=cfg.train_steps)
+        return behaviour.train(sac, behaviour.run_dir(env, cfg.seed).with_name(
+            f"{env}-seed{cfg.seed}-steps{cfg.train_steps}"), export=False)
     folder = behaviour.committed_dir(env)
     if not (folder / "medium.pt").exists():
         raise DatasetError(f"no committed behaviour policy for {env} in {folder}; run "
@@ -192,7 +193,7 @@ def build_datasets(cfg: MujocoDataConfig, force: bool = False) -> "Any":
     """Write every (env, kind) of `cfg` as a Minari dataset, reusing ones stored with the same settings.
 
     Returns a tidy table, one row per dataset: id, episodes, transitions, return statistics, normalised mean,
-    behaviour-policy steps and score, generation seconds (0 where reused).
+    behaviour-policy steps and score, generation seconds (0 where reused) and whether it was reused.
     """
     import pandas as pd
 
@@ -211,7 +212,8 @@ def _build_one(env: str, kind: str, cfg: MujocoDataConfig, parts: dict, force: b
     dataset_id = cfg.dataset_id(env, kind)
     stored = read_dtlib_metadata(dataset_id)
     t0 = time.time()
-    if stored is not None and stored.get("settings") == cfg.settings(env, kind) and not force:
+    stored_ok = stored is not None and stored.get("settings") == cfg.settings(env, kind) and not force
+    if stored_ok:
         ds, finals = load_minari(dataset_id), None
         meta, seconds = ds.meta, 0.0
         if kind in ("medium", "expert"):
@@ -222,7 +224,7 @@ def _build_one(env: str, kind: str, cfg: MujocoDataConfig, parts: dict, force: b
         seconds = time.time() - t0
     if kind in ("medium", "expert"):
         parts[kind] = (ds, finals, meta)
-    return summary_row(env, kind, dataset_id, ds, meta, seconds)
+    return {**summary_row(env, kind, dataset_id, ds, meta, seconds), "reused": stored_ok}
 
 
 def _final_observations(dataset_id: str) -> np.ndarray:
@@ -242,7 +244,7 @@ def summary_row(env: str, kind: str, dataset_id: str, ds: EpisodeDataset, meta: 
             "normalized_mean": float(spec.normalize(returns.mean())),
             "behaviour_steps": meta.get("behaviour_training_steps"),
             "behaviour_eval_score": eval_.get("normalized_score"), "d4rl_target": D4RL_TARGETS[kind],
-            "generation_s": round(seconds, 1)}
+            "generation_s": round(seconds, 2)}
 
 
 def episode_returns_table(cfg: MujocoDataConfig) -> "Any":
