@@ -14,10 +14,14 @@ gym.register_envs(ale_py)
 MAX_FRAMES = 108_000  # emulator frames per episode [repo atari eval; Machado et al. 2018]
 
 
-def make_atari_env(env_id: str, noop_max: int = 30, frame_stack: int = 4) -> gym.Env:
-    """`ALE/<Game>-v5` with the paper's evaluation preprocessing; observations [4, 84, 84] uint8."""
-    env = gym.make(env_id, frameskip=1, repeat_action_probability=0.0, full_action_space=False,
-                   max_num_frames_per_episode=MAX_FRAMES)
+def make_atari_env(env_id: str, noop_max: int = 30, frame_stack: int = 4,
+                   repeat_action_probability: float = 0.0) -> gym.Env:
+    """`ALE/<Game>-v5` with the paper's evaluation preprocessing; observations [4, 84, 84] uint8.
+
+    `repeat_action_probability`: sticky actions, 0 at evaluation (paper); 0.25 when collecting data as DQN-replay.
+    """
+    env = gym.make(env_id, frameskip=1, repeat_action_probability=repeat_action_probability,
+                   full_action_space=False, max_num_frames_per_episode=MAX_FRAMES)
     env = gym.wrappers.AtariPreprocessing(env, noop_max=noop_max, frame_skip=4, screen_size=84,
                                           terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
     return gym.wrappers.FrameStackObservation(env, frame_stack)
