@@ -330,12 +330,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=SACConfig.total_steps)
     p.add_argument("--deadline", default=None, help="UTC time to stop at (ISO, e.g. 2026-11-26T09:45)")
+    p.add_argument("--net-arch", type=int, nargs="+", default=list(SACConfig.net_arch),
+                   help="hidden sizes of actor and critics (D4RL: 256 256)")
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
     deadline = None
     if a.deadline:
         deadline = datetime.fromisoformat(a.deadline).replace(tzinfo=timezone.utc).timestamp()
-    train(SACConfig(env=a.env, seed=a.seed, total_steps=a.steps), Path(a.out) if a.out else None, deadline)
+    train(SACConfig(env=a.env, seed=a.seed, total_steps=a.steps, net_arch=tuple(a.net_arch)),
+          Path(a.out) if a.out else None, deadline)
 
 
 if __name__ == "__main__":
