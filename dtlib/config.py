@@ -31,6 +31,21 @@ PRESETS: dict[str, Preset] = {
     "gym/bc": Preset(model={"embed_dim": 256, "n_layer": 3, "context_len": 20},
                      train={"steps": 25_000, "grad_clip": 1e9},
                      source="paper App. A (BC/%BC MLP); repo gym/models/mlp_bc.py"),
+    # CQL (dtlib.baselines.cql; model = CQLConfig fields, whose defaults are the continuous settings):
+    # d3rlpy CQLConfig defaults — 256x256 actor and two critics, batch 256, actor lr 1e-4, critic lr 3e-4,
+    # temperature lr 1e-4, gamma 0.99, tau 0.005, 10 sampled actions, weight 5 — which are also the CQL
+    # authors' Gym setting (min_q_weight 5, no Lagrange, policy lr 1e-4); 1M steps as the CQL paper and
+    # CORL (d3rlpy: 500k). Profiles scale `steps` down.
+    "gym/cql": Preset(train={"steps": 1_000_000, "batch_size": 256, "log_every": 1_000,
+                             "checkpoint_every": 10_000},
+                      source="d3rlpy CQLConfig defaults; CQL paper App. F / authors' README (weight 5); CORL cql.py"),
+    # Key-to-Door: discrete CQL(H) + double-DQN Huber TD (d3rlpy DiscreteCQL, penalty weight 1.0). Ours:
+    # the DT presets' embedding width 64, one 256-unit layer, Adam 3e-4, batch 256, Polyak 0.005 (d3rlpy's
+    # Atari setting copies the target every 8000 steps, too few copies to carry value across 40 steps
+    # within 1e5 updates), 1e5 steps as the DT.
+    "keydoor/cql": Preset(model={"encoder": "embedding", "embed_dim": 64, "hidden": (256,), "cql_weight": 1.0},
+                          train={"steps": 100_000, "batch_size": 256, "log_every": 500, "checkpoint_every": 5_000},
+                          source="d3rlpy DiscreteCQL (alpha 1.0, double DQN); sizes and rates ours"),
     # [paper Atari table + repo atari/]: 6 layers, 8 heads, 128, GeLU, K=30 (Pong 50), batch 128 (Pong 512),
     # lr 6e-4, betas (0.9, 0.95), wd 0.1 on Linear/Conv weights, grad clip 1.0, warmup + cosine decay.
     # The code counts warmup in tokens (512*20); in steps that is ~1 step, so a short warmup is used.
@@ -50,14 +65,14 @@ PRESETS: dict[str, Preset] = {
                        source="ours: Gym architecture, whole-episode context"),
 }
 
-# Methods every experiment notebook accepts; %BC is BC on the top fraction of the data.
-METHODS = ("dt", "bc", "pct_bc")
+# Methods every experiment notebook accepts; %BC is BC on the top fraction of the data; CQL is the TD baseline.
+METHODS = ("dt", "bc", "pct_bc", "cql")
 
 
 def get_preset(domain: str, method: str) -> Preset:
     """The preset for a domain and method; BC and %BC share one. Unknown pairs raise ParameterError."""
     check_choice("method", method, METHODS)
-    family = "dt" if method == "dt" else "bc"
+    family = {"dt": "dt", "cql": "cql"}.get(method, "bc")
     # Atari and discrete domains: the paper's BC is the same transformer without return tokens
     if family == "bc" and domain != "gym":
         family = "dt"

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import torch
 
+from dtlib.baselines.cql import HISTORY, CQLConfig, CQLLearner, build_cql
 from dtlib.config import METHODS, get_preset
 from dtlib.data.episodes import DatasetError, EpisodeDataset
+from dtlib.data.transitions import TransitionSampler
 from dtlib.data.windows import WindowSampler
 from dtlib.evaluate import EvalConfig, evaluate
 from dtlib.model import DecisionTransformer, MLPBC, ModelConfig
@@ -28,13 +30,14 @@ class RunConfig:
 
     env: str  # a key of dtlib.specs.ENVS
     dataset: str  # the dataset's name, for labels and the run folder ('medium-replay', '1k')
-    method: str = "dt"  # 'dt' | 'bc' | 'pct_bc'
+    method: str = "dt"  # 'dt' | 'bc' | 'pct_bc' | 'cql'
     seed: int = 0  # training seed (batches, init, dropout)
     pct: float = 1.0  # %BC: fraction of timesteps kept, best episodes first (1.0 = plain BC)
     context_len: int = 0  # K; 0 = the env spec's K (BC: its preset's)
     reward_mode: str = "dense"  # 'dense' or 'delayed' (all reward at the episode's last step, §5.6)
     return_head: bool = False  # DT also predicts returns-to-go (Key-to-Door critic study)
     use_returns: bool = True  # False: DT without return tokens
+    history: str = ""  # CQL: '' = Markov Q (paper); 'key_held' = + the DT context's key bit (dtlib.baselines.cql)
 
     def __post_init__(self) -> None:
         spec = get_env_spec(self.env)
@@ -46,10 +49,14 @@ class RunConfig:
         if self.context_len != 0:
             check_positive("context_len", self.context_len, integer=True)
         check_choice("reward_mode", self.reward_mode, ["dense", "delayed"])
+        check_choice("history", self.history, ["", *HISTORY])
+        if self.history and self.method != "cql":
+            raise ValueError(f"history={self.history!r} is a CQL option; method is {self.method!r}")
 
     @property
     def name(self) -> str:
         method = f"{self.method}{int(round(self.pct * 100))}" if self.method == "pct_bc" else self.method
+        method += f"+{self.history}" if self.history else ""
         k = f"-K{self.context_len}" if self.context_len else ""
         return f"{self.env}-{self.dataset}-{method}{k}-{self.reward_mode}-s{self.seed}"
 
@@ -58,6 +65,8 @@ def build_model(run_cfg: RunConfig, data: EpisodeDataset) -> torch.nn.Module:
     """The run's model, sized from the data and the preset (normalisation statistics from all the data)."""
     spec = get_env_spec(run_cfg.env)
     preset = get_preset(spec.domain, run_cfg.method)
+    if run_cfg.method == "cql":
+        return _build_cql(run_cfg, data, spec.max_ep_len, preset.model)
     fields = {"context_len": spec.context_len, "max_ep_len": spec.max_ep_len, "return_scale": spec.reward_scale,
               **preset.model}
     if run_cfg.context_len:
@@ -78,6 +87,18 @@ def build_model(run_cfg: RunConfig, data: EpisodeDataset) -> torch.nn.Module:
     return MLPBC(cfg) if is_mlp else DecisionTransformer(cfg)
 
 
+def _build_cql(run_cfg: RunConfig, data: EpisodeDataset, max_ep_len: int, preset_model: dict) -> torch.nn.Module:
+    """The CQL agent: sizes from the data, hyperparameters from the preset (CQLConfig defaults otherwise)."""
+    fields = dict(preset_model)
+    if data.discrete:
+        fields.update(discrete=True, act_dim=int(data.meta.get("n_actions", data.act_dim)),
+                      obs_vocab=tuple(int(v) for v in data.meta.get("obs_vocab", ())))
+    else:
+        mean, std = data.state_stats()
+        fields.update(act_dim=data.act_dim, state_mean=tuple(mean.tolist()), state_std=tuple(std.tolist()))
+    return build_cql(CQLConfig(obs_shape=data.obs_shape, history=run_cfg.history, max_ep_len=max_ep_len, **fields))
+
+
 def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cfg: EvalConfig,
         progress: bool = True, **train_overrides) -> RunDir:
     """Train (or resume, or skip if finished) and evaluate one run; returns its folder."""
@@ -92,12 +113,19 @@ def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cf
     if run_cfg.method == "pct_bc":
         train_data = train_data.top_fraction(run_cfg.pct)
     eval_cfg = dataclasses.replace(eval_cfg, delayed=run_cfg.reward_mode == "delayed")
+    if run_cfg.method == "cql":  # the policy ignores the target: one rollout set, labelled with the first target
+        eval_cfg = dataclasses.replace(eval_cfg, targets=tuple(eval_cfg.targets or spec.targets)[:1])
     config = config_dict(run_cfg, model.cfg, train_cfg, eval_cfg, dataset_meta=data.meta,
                          model_class=type(model).__name__)
     run_dir = RunDir(runs_root, run_cfg.name, config)
-    # whole-episode context (K covers the longest episode): windows start at the episode's first step
-    sampler = WindowSampler(train_data, model.context_len, seed=run_cfg.seed,
-                            from_start=model.context_len >= spec.max_ep_len)
-    learner = SupervisedLearner(model, train_cfg)
+    if run_cfg.method == "cql":
+        history = HISTORY[run_cfg.history].per_step if run_cfg.history else None
+        sampler = TransitionSampler(train_data, seed=run_cfg.seed, history=history)
+        learner = CQLLearner(model, train_cfg.torch_device)
+    else:
+        # whole-episode context (K covers the longest episode): windows start at the episode's first step
+        sampler = WindowSampler(train_data, model.context_len, seed=run_cfg.seed,
+                                from_start=model.context_len >= spec.max_ep_len)
+        learner = SupervisedLearner(model, train_cfg)
     return train(run_dir, learner, sampler, train_cfg,
                  evaluate=lambda m: evaluate(m, spec, eval_cfg), progress=progress)

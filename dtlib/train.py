@@ -195,7 +195,9 @@ def train(run: RunDir, learner: Learner, sampler: Sampler, cfg: TrainConfig,
         bar.update(1)
         if step % cfg.log_every == 0 or step == cfg.steps:
             metrics_rows.append({"step": step, **metrics, "time/wall_s": wall()})
-            bar.set_postfix(loss=f"{metrics['train/action_loss']:.4f}")
+            # the learner's headline loss: the action loss (DT, BC) or the critic loss (CQL)
+            main = metrics.get("train/action_loss", metrics.get("train/critic_loss", float("nan")))
+            bar.set_postfix(loss=f"{main:.4f}")
         if evaluate is not None and cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
             run_eval()
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
