@@ -1,0 +1,271 @@
+"""Continuous control (paper §5.2, Tables 2–3, Figure 4, the context and delayed-reward ablations).
+
+    study = check_params(profile="small", envs=["hopper"], ...)     # the notebook's parameters
+    evals = run_sweep(study, runs_dir(profile))    # one row per (run, eval episode), run labels attached
+    scores = seed_scores(evals)                    # one row per run x target: mean normalised score
+    table2(scores)                                 # DT vs BC vs %BC, mean ± std over seeds, paper beside
+
+The sweep is data: `study.run_configs()` lists every RunConfig (Table 2/3 grid, the K=1 ablation and the
+delayed-reward runs). Reported numbers are the *last* evaluation (the paper's protocol, issue #16), with
+the best over training beside it where `eval_every` produced more than one. Per env, the score of a run
+is its best target (the official code evaluates two targets per env; the paper reports one number).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from dtlib import paper
+from dtlib.data.episodes import EpisodeDataset
+from dtlib.evaluate import EvalConfig, evaluate
+from dtlib.experiment import RunConfig, build_model, run
+from dtlib.specs import get_env_spec
+from dtlib.train import load_model
+from dtlib.validate import ParameterError, check_choice, check_list, check_positive, check_range
+
+GYM_ENVS = ("hopper", "halfcheetah", "walker2d")
+GYM_DATASETS = ("medium", "medium-replay", "medium-expert")
+GYM_METHODS = ("dt", "bc", "pct_bc", "cql")
+LABELS = {"dt": "DT", "bc": "BC", "pct_bc": "%BC", "cql": "CQL"}
+RUN_KEYS = ["env", "dataset", "method", "pct", "context_len", "reward_mode", "seed"]
+
+
+@dataclass(frozen=True)
+class GymStudy:
+    """Everything one run of the Gym notebook depends on (its parameters, checked)."""
+
+    profile: str  # smoke | small | paper
+    envs: tuple[str, ...]  # hopper, halfcheetah, walker2d
+    datasets: tuple[str, ...]  # medium, medium-replay, medium-expert
+    methods: tuple[str, ...]  # dt, bc, pct_bc, cql
+    pcts: tuple[float, ...]  # %BC fractions (Table 3: 0.1, 0.25, 0.4)
+    seeds: tuple[int, ...]  # training seeds
+    steps: dict[str, int]  # gradient steps per method
+    batch_size: int  # DT/BC batch [paper: 64]
+    eval_episodes: int  # episodes per target [paper code: 100]
+    eval_every: int  # steps between evaluations (0: only the last)
+    context_ablation: tuple[int, ...]  # extra K values for DT on the first env (paper §5.3: K=1)
+    delayed: bool  # also train DT (and CQL) on delayed rewards, first env, every dataset (§5.6)
+    figure4_points: int  # targets per medium-replay DT in the Figure 4 sweep
+    dataset_template: str  # '' = our generated datasets; else e.g. '~/d4rl/{env}_{dataset}-v2.hdf5'
+    threads: int  # torch CPU threads (0: torch's default)
+
+    def run_configs(self) -> list[RunConfig]:
+        """Every run: the Table 2/3 grid, then the context-length and delayed-reward ablations."""
+        base = RunConfig(self.envs[0], self.datasets[0])
+        grid = []
+        for env in self.envs:
+            for ds in self.datasets:
+                for m in self.methods:
+                    for pct in (self.pcts if m == "pct_bc" else (1.0,)):
+                        grid += [dataclasses.replace(base, env=env, dataset=ds, method=m, pct=pct, seed=s)
+                                 for s in self.seeds]
+        first = self.envs[0]
+        for k in self.context_ablation:
+            grid += [dataclasses.replace(base, env=first, dataset=ds, context_len=k, seed=s)
+                     for ds in self.datasets for s in self.seeds]
+        if self.delayed:
+            for m in [m for m in self.methods if m in ("dt", "cql")]:
+                grid += [dataclasses.replace(base, env=first, dataset=ds, method=m, reward_mode="delayed", seed=s)
+                         for ds in self.datasets for s in self.seeds]
+        return grid
+
+    def train_overrides(self, run_cfg: RunConfig) -> dict:
+        """Steps (per method) and the batch size; warmup scaled with the step budget (10% of it, at most 10k)."""
+        steps = self.steps[run_cfg.method]
+        out = {"steps": steps, "eval_every": self.eval_every}
+        if run_cfg.method != "cql":
+            out.update(batch_size=self.batch_size, warmup_steps=min(10_000, max(1, steps // 10)),
+                       checkpoint_every=max(1, min(1_000, steps)), log_every=max(1, min(100, steps // 10)))
+        return out
+
+
+def check_params(profile: str, envs: list, datasets: list, methods: list, pcts: list, seeds: list,
+                 dt_steps: int, bc_steps: int, cql_steps: int, batch_size: int, eval_episodes: int,
+                 eval_every: int, context_ablation: list, delayed: bool, figure4_points: int,
+                 dataset_template: str, threads: int) -> GymStudy:
+    """The notebook's parameters as a GymStudy; a bad one raises ParameterError naming it."""
+    check_choice("profile", profile, ["smoke", "small", "paper"])
+    check_list("envs", envs, lambda n, v: check_choice(n, v, GYM_ENVS))
+    check_list("datasets", datasets, lambda n, v: check_choice(n, v, GYM_DATASETS))
+    check_list("methods", methods, lambda n, v: check_choice(n, v, GYM_METHODS))
+    check_list("pcts", pcts, lambda n, v: check_range(n, v, 1e-6, 0.999))
+    check_list("seeds", seeds, lambda n, v: check_range(n, v, 0, 2**31 - 1))
+    for name, value in (("dt_steps", dt_steps), ("bc_steps", bc_steps), ("cql_steps", cql_steps),
+                        ("batch_size", batch_size), ("eval_episodes", eval_episodes),
+                        ("figure4_points", figure4_points)):
+        check_positive(name, value, integer=True)
+    check_range("eval_every", eval_every, 0, 10**9)
+    for k in context_ablation:
+        check_positive("context_ablation", k, integer=True)
+    check_choice("delayed", delayed, [True, False])
+    if not isinstance(dataset_template, str) or (dataset_template and "{env}" not in dataset_template):
+        raise ParameterError(f"dataset_template={dataset_template!r} must be '' or contain '{{env}}' and "
+                             "'{dataset}', e.g. '~/d4rl/{env}_{dataset}-v2.hdf5' or 'mujoco/{env}/{dataset}-v0'")
+    check_range("threads", threads, 0, 256)
+    steps = {"dt": dt_steps, "bc": bc_steps, "pct_bc": bc_steps, "cql": cql_steps}
+    return GymStudy(profile, tuple(envs), tuple(datasets), tuple(methods), tuple(float(p) for p in pcts),
+                    tuple(int(s) for s in seeds), steps, batch_size, eval_episodes, eval_every,
+                    tuple(int(k) for k in context_ablation), bool(delayed), figure4_points, dataset_template,
+                    threads)
+
+
+def dataset_source(study: GymStudy, env: str, dataset: str) -> str:
+    """Where a dataset comes from: our generated Minari id for the profile, or the user's template."""
+    if study.dataset_template:
+        return study.dataset_template.format(env=env, dataset=dataset)
+    namespace = "dtlib" if study.profile == "paper" else f"dtlib-{study.profile}"
+    return f"{namespace}/{env}/{dataset}-v0"
+
+
+def load_datasets(study: GymStudy) -> dict[tuple[str, str], EpisodeDataset]:
+    """Every (env, dataset) the study needs, loaded once (clear DatasetError if one is missing or corrupt)."""
+    from dtlib.data.generate_mujoco import load_dataset
+
+    return {(env, ds): load_dataset(dataset_source(study, env, ds)) for env in study.envs for ds in study.datasets}
+
+
+def eval_config(study: GymStudy) -> EvalConfig:
+    return EvalConfig(episodes=study.eval_episodes)
+
+
+def run_sweep(study: GymStudy, runs_root: str | Path, data: dict[tuple[str, str], EpisodeDataset],
+              progress: bool = True) -> pd.DataFrame:
+    """Train/evaluate every run (finished runs are reused); one row per evaluation episode, run labels attached."""
+    import torch
+    from tqdm.auto import tqdm
+
+    if study.threads:
+        torch.set_num_threads(study.threads)
+    frames = []
+    configs = study.run_configs()
+    for cfg in tqdm(configs, desc="runs", disable=not progress):
+        r = run(cfg, data[(cfg.env, cfg.dataset)], runs_root, eval_config(study), progress=False,
+                **study.train_overrides(cfg))
+        df = r.evals()
+        labels = dataclasses.asdict(cfg)
+        df = df.assign(**{k: labels[k] for k in RUN_KEYS}, run=r.path.name)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def seed_scores(evals: pd.DataFrame) -> pd.DataFrame:
+    """One row per run × eval step × target: mean normalised score and return over its episodes."""
+    keys = RUN_KEYS + ["run", "step", "target"]
+    return (evals.groupby(keys, dropna=False)
+            .agg(normalized_score=("normalized_score", "mean"), ret=("return", "mean"),
+                 length=("length", "mean"), episodes=("episode", "count")).reset_index())
+
+
+def run_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: the last evaluation's best target ('last') and the best over training ('best')."""
+    keys = RUN_KEYS + ["run"]
+    per_step = scores.groupby(keys + ["step"], dropna=False)["normalized_score"].max().reset_index()
+    last = per_step.sort_values("step").groupby(keys, dropna=False).tail(1).rename(
+        columns={"normalized_score": "last"}).drop(columns="step")
+    best = per_step.groupby(keys, dropna=False)["normalized_score"].max().rename("best").reset_index()
+    return last.merge(best, on=keys)
+
+
+def method_label(method: str, pct: float) -> str:
+    return f"{int(round(pct * 100))}%BC" if method == "pct_bc" else LABELS[method]
+
+
+def table2(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Table 2/3 analog: dense rewards, default K; mean ± std over seeds (last and best), the paper's beside."""
+    df = per_run[(per_run["reward_mode"] == "dense") & (per_run["context_len"] == 0)].copy()
+    df["method"] = [method_label(m, p) for m, p in zip(df["method"], df["pct"])]
+    out = (df.groupby(["env", "dataset", "method"])
+           .agg(last_mean=("last", "mean"), last_std=("last", "std"), best_mean=("best", "mean"),
+                best_std=("best", "std"), seeds=("seed", "nunique")).reset_index())
+    t2 = paper.table("table2").set_index(["env", "dataset"])
+    t3 = paper.table("table3").set_index(["env", "dataset"])
+    peers = paper.table("peers_d4rl").set_index(["env", "dataset"])
+
+    def paper_value(env: str, dataset: str, label: str) -> float:
+        col = {"DT": "dt", "BC": "bc", "CQL": "cql"}.get(label)
+        if col and (env, dataset) in t2.index:
+            return float(t2.loc[(env, dataset), col])
+        pct_col = f"pct_bc{label[:-3]}" if label.endswith("%BC") else None
+        if pct_col and (env, dataset) in t3.index and pct_col in t3.columns:
+            return float(t3.loc[(env, dataset), pct_col])
+        return np.nan
+
+    out["paper"] = [paper_value(e, d, m) for e, d, m in zip(out["env"], out["dataset"], out["method"])]
+    for col in ("corl_last", "d3rlpy_final"):
+        out[col] = [float(peers.loc[(e, d), col]) if m == "DT" and (e, d) in peers.index else np.nan
+                    for e, d, m in zip(out["env"], out["dataset"], out["method"])]
+    return out
+
+
+def ablation_table(per_run: pd.DataFrame, env: str) -> pd.DataFrame:
+    """K=1 vs default K and delayed vs dense, for `env`: mean ± std of the last evaluation over seeds."""
+    df = per_run[(per_run["env"] == env) & (per_run["method"].isin(["dt", "cql"]))].copy()
+    spec = get_env_spec(env)
+    df["K"] = np.where(df["context_len"] == 0, spec.context_len, df["context_len"])
+    out = (df.groupby(["dataset", "method", "K", "reward_mode"])
+           .agg(last_mean=("last", "mean"), last_std=("last", "std"), seeds=("seed", "nunique")).reset_index())
+    delayed = paper.table("delayed").set_index(["env", "dataset"])
+
+    def paper_value(row) -> float:
+        if (env, row["dataset"]) not in delayed.index or row["K"] != spec.context_len:
+            return np.nan
+        col = f"{row['reward_mode']}_{row['method']}"
+        return float(delayed.loc[(env, row["dataset"]), col]) if col in delayed.columns else np.nan
+
+    out["paper"] = out.apply(paper_value, axis=1)
+    return out
+
+
+def dt_vs_bc(per_run: pd.DataFrame, dataset: str, reps: int = 2000) -> pd.DataFrame:
+    """DT minus BC (last evaluation) on one dataset, per env and over envs, with a 95% bootstrap interval."""
+    from dtlib.stats import difference_ci
+
+    df = per_run[(per_run["dataset"] == dataset) & (per_run["reward_mode"] == "dense")
+                 & (per_run["context_len"] == 0)]
+    rows = []
+    for env, g in df.groupby("env"):
+        a, b = g[g["method"] == "dt"]["last"].to_numpy(), g[g["method"] == "bc"]["last"].to_numpy()
+        if len(a) and len(b):
+            d, lo, hi = difference_ci(a[:, None], b[:, None], reps=reps)
+            rows.append({"env": env, "dataset": dataset, "dt_minus_bc": d, "ci_low": lo, "ci_high": hi,
+                         "verdict": "DT > BC" if lo > 0 else ("BC > DT" if hi < 0 else "no clear difference")})
+    return pd.DataFrame(rows)
+
+
+def figure4_targets(data: EpisodeDataset, points: int) -> list[float]:
+    """Targets from well below the dataset's returns to 20% above its best episode (Figure 4's x-axis)."""
+    returns = data.episode_returns
+    return list(np.round(np.linspace(np.percentile(returns, 5), 1.2 * returns.max(), points), 1))
+
+
+def figure4_sweep(study: GymStudy, runs_root: str | Path, data: dict, progress: bool = True) -> pd.DataFrame:
+    """Achieved vs target return for every dense, default-K DT run on medium-replay: one row per episode."""
+    frames = []
+    for cfg in study.run_configs():
+        if (cfg.method, cfg.dataset, cfg.reward_mode, cfg.context_len) != ("dt", "medium-replay", "dense", 0):
+            continue
+        ds = data[(cfg.env, cfg.dataset)]
+        run_dir = run(cfg, ds, runs_root, eval_config(study), progress=False, **study.train_overrides(cfg))
+        model = load_model(run_dir, build_model(cfg, ds))
+        ev = evaluate(model, get_env_spec(cfg.env),
+                      EvalConfig(episodes=study.eval_episodes, targets=tuple(figure4_targets(ds, study.figure4_points))),
+                      progress=progress)
+        frames.append(ev.assign(env=cfg.env, seed=cfg.seed, dataset_best=float(ds.episode_returns.max())))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def figure4_correlation(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Spearman correlation of achieved vs target return, over targets within the dataset's return range."""
+    rows = []
+    for env, g in sweep.groupby("env"):
+        inside = g[g["target"] <= g["dataset_best"]]
+        means = inside.groupby("target")["return"].mean()
+        rho, p = sps.spearmanr(means.index, means.to_numpy()) if len(means) > 2 else (np.nan, np.nan)
+        rows.append({"env": env, "targets": len(means), "spearman_rho": rho, "p_value": p})
+    return pd.DataFrame(rows)

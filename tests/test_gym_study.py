@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from dtlib import gym_study
+from dtlib.validate import ParameterError
+from test_experiment import hopper_like
+
+PARAMS = dict(profile="smoke", envs=["hopper"], datasets=["medium", "medium-replay"], methods=["dt", "bc", "pct_bc"],
+              pcts=[0.5], seeds=[0, 1], dt_steps=6, bc_steps=6, cql_steps=6, batch_size=8, eval_episodes=2,
+              eval_every=3, context_ablation=[1], delayed=True, figure4_points=3, dataset_template="", threads=1)
+
+
+def test_the_sweep_is_data():
+    study = gym_study.check_params(**PARAMS)
+    cfgs = study.run_configs()
+    # 2 datasets x (dt, bc, 1 %BC) x 2 seeds + K=1 on 2 datasets x 2 seeds + delayed DT 2 x 2
+    assert len(cfgs) == 12 + 4 + 4
+    assert len({c.name for c in cfgs}) == len(cfgs)
+    assert {c.context_len for c in cfgs} == {0, 1} and {c.reward_mode for c in cfgs} == {"dense", "delayed"}
+    assert gym_study.dataset_source(study, "hopper", "medium") == "dtlib-smoke/hopper/medium-v0"
+
+
+@pytest.mark.parametrize("bad,match", [({"envs": ["ant"]}, "envs='ant'"), ({"dt_steps": -5}, "dt_steps=-5"),
+                                       ({"datasets": []}, "datasets"), ({"dataset_template": "x.hdf5"}, "template")])
+def test_bad_parameters_are_named(bad, match):
+    with pytest.raises(ParameterError, match=match):
+        gym_study.check_params(**{**PARAMS, **bad})
+
+
+def test_sweep_tables_and_figure4_on_synthetic_data(tmp_path):
+    for i, ds in enumerate(("medium", "medium-replay")):
+        hopper_like(n_episodes=6, length=25, seed=i).save(tmp_path / f"hopper_{ds}.npz")
+    study = gym_study.check_params(**{**PARAMS, "dataset_template": str(tmp_path / "{env}_{dataset}.npz")})
+    data = gym_study.load_datasets(study)
+    import dataclasses
+
+    study = dataclasses.replace(study, eval_episodes=1)
+    evals = gym_study.run_sweep(study, tmp_path / "runs", data, progress=False)
+    scores = gym_study.seed_scores(evals)
+    per_run = gym_study.run_scores(scores)
+    assert len(per_run) == len(study.run_configs())
+    assert (per_run["best"] >= per_run["last"]).all()
+    t2 = gym_study.table2(per_run)
+    assert set(t2["method"]) == {"DT", "BC", "50%BC"}
+    dt_row = t2[(t2["method"] == "DT") & (t2["dataset"] == "medium-replay")].iloc[0]
+    assert dt_row["paper"] == 82.7 and dt_row["corl_last"] == pytest.approx(81.77) and dt_row["seeds"] == 2
+    ab = gym_study.ablation_table(per_run, "hopper")
+    assert set(ab["K"]) == {1, 20} and set(ab["reward_mode"]) == {"dense", "delayed"}
+    assert ab.query("dataset == 'medium-replay' and reward_mode == 'delayed'")["paper"].iloc[0] == 78.5
+    assert len(gym_study.dt_vs_bc(per_run, "medium", reps=100)) == 1
+    sweep = gym_study.figure4_sweep(study, tmp_path / "runs", data, progress=False)
+    assert sweep["target"].nunique() == 3 and set(sweep["seed"]) == {0, 1}
+    corr = gym_study.figure4_correlation(sweep)
+    assert list(corr["env"]) == ["hopper"]
+
+
+def test_figure4_targets_span_below_to_above_the_best_episode():
+    ds = hopper_like()
+    t = gym_study.figure4_targets(ds, 5)
+    assert t[0] < np.median(ds.episode_returns) and t[-1] > ds.episode_returns.max() and len(t) == 5
