@@ -52,6 +52,9 @@ def test_sweep_tables_and_figure4_on_synthetic_data(tmp_path):
     assert sweep["target"].nunique() == 3 and set(sweep["seed"]) == {0, 1}
     corr = gym_study.figure4_correlation(sweep)
     assert list(corr["env"]) == ["hopper"]
+    v = gym_study.verdicts(per_run, corr)
+    assert v["claim"].str.contains("medium-replay").any() and v["claim"].str.contains("K=20 > K=1").any()
+    assert set(v["verdict"]) <= {"supports the paper", "does not support the paper"}
 
 
 def test_figure4_targets_span_below_to_above_the_best_episode():
