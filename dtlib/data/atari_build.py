@@ -175,3 +175,26 @@ def build_atari_dataset(cfg: AtariBuildConfig, progress: bool = False) -> Episod
     ds = recorder.dataset(meta)
     ds.meta["returns"] = return_summary(ds)
     return ds
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m dtlib.data.atari_build pong --steps 100000 --out data/atari/pong-dqn.npz`"""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description="Train a behaviour DQN and save its whole replay as a dataset.")
+    ap.add_argument("env", help="dtlib Atari env name: breakout, qbert, pong, seaquest")
+    ap.add_argument("--steps", type=int, default=AtariBuildConfig.total_steps, help="agent steps = transitions")
+    ap.add_argument("--learning-starts", type=int, default=AtariBuildConfig.learning_starts)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", required=True, help="the .npz file to write (EpisodeDataset.save)")
+    args = ap.parse_args(argv)
+    cfg = AtariBuildConfig(env=args.env, total_steps=args.steps, learning_starts=args.learning_starts,
+                           seed=args.seed)
+    ds = build_atari_dataset(cfg, progress=True)
+    ds.save(args.out)
+    print(json.dumps(ds.meta["returns"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
