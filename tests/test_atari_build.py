@@ -89,3 +89,21 @@ def test_config_is_checked():
     with pytest.raises(ParameterError):
         AtariBuildConfig(sticky_actions=1.5)
     assert atari_build.AtariBuildConfig().sticky_actions == 0.25
+
+
+def test_the_built_dataset_trains_the_atari_dt_and_bc(tiny):
+    import dataclasses
+
+    from dtlib.config import get_preset
+    from dtlib.data.windows import WindowSampler, to_torch
+    from dtlib.experiment import RunConfig, build_model
+    from dtlib.train import SupervisedLearner, TrainConfig
+
+    for method in ("dt", "bc"):
+        model = build_model(RunConfig(env="breakout", dataset="tiny", method=method), tiny)
+        assert model.cfg.encoder == "cnn" and model.cfg.obs_shape == (4, 84, 84) and model.cfg.act_dim == 4
+        assert model.cfg.use_returns == (method == "dt")
+        model = type(model)(dataclasses.replace(model.cfg, context_len=4, n_layer=1))  # small and fast
+        cfg = TrainConfig(**{**get_preset("atari", method).train, "batch_size": 2, "device": "cpu"})
+        metrics = SupervisedLearner(model, cfg).update(to_torch(WindowSampler(tiny, 4, seed=0).sample(2)))
+        assert np.isfinite(metrics["train/action_loss"])
