@@ -55,14 +55,15 @@ PRESETS: dict[str, Preset] = {
                               "decay_all_params": False, "grad_clip": 1.0, "schedule": "cosine",
                               "warmup_steps": 100},
                        source="paper App. A (Atari); repo atari/mingpt"),
-    # Key-to-Door / graph: the paper gives no hyperparameters; we use the Gym architecture with the whole
-    # episode as context (K = episode length) and discrete heads (ours, written in the report).
-    "keydoor/dt": Preset(model={"encoder": "embedding", "return_scale": 1.0},
-                         train={"warmup_steps": 500, "lr": 1e-4},
-                         source="ours: Gym architecture, whole-episode context [paper §5.4]"),
-    "graph/dt": Preset(model={"encoder": "embedding", "return_scale": 1.0},
-                       train={"warmup_steps": 200, "lr": 1e-4},
-                       source="ours: Gym architecture, whole-episode context"),
+    # Key-to-Door / graph: the paper gives no hyperparameters; we use the Gym architecture, narrowed to
+    # width 64 and 2 layers for these tiny tasks (ours: 4x cheaper per step on a CPU), with the whole
+    # episode as context (K = episode length), discrete heads and batch 32 (ours, written in the reports).
+    "keydoor/dt": Preset(model={"encoder": "embedding", "return_scale": 1.0, "embed_dim": 64, "n_layer": 2},
+                         train={"warmup_steps": 500, "lr": 1e-4, "batch_size": 32},
+                         source="ours: Gym architecture at width 64, 2 layers; whole-episode context [paper §5.4]"),
+    "graph/dt": Preset(model={"encoder": "embedding", "return_scale": 1.0, "embed_dim": 64, "n_layer": 2},
+                       train={"warmup_steps": 200, "lr": 1e-4, "batch_size": 32},
+                       source="ours: Gym architecture at width 64, 2 layers; whole-episode context"),
 }
 
 # Methods every experiment notebook accepts; %BC is BC on the top fraction of the data; CQL is the TD baseline.

@@ -1,0 +1,120 @@
+"""Figures as pure functions of tidy tables: `fig_xxx(df) -> Figure`. No figure trains or evaluates anything.
+
+Each figure is readable without the code: titled, axes labelled with units, legends naming what is drawn.
+The notebooks stamp smoke-profile figures with `dtlib.report.label_figure`.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+OUTCOME_COLORS = {"no key": "tab:red", "key, no door": "tab:orange", "success": "tab:green"}
+KIND_COLORS = {"random walk": "tab:gray", "shortest path": "tab:blue", "DT": "tab:green"}
+
+
+def fig_keydoor_success(table: pd.DataFrame) -> Figure:
+    """Table 6 as bars: our success rate (mean ± std over seeds) beside the paper's, one panel per dataset.
+
+    `table`: rows of `keydoor_study.success_table` (dataset, method, n_seeds, mean_%, std_%, paper_%).
+    Methods without runs are drawn as an empty slot labelled "not run".
+    """
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), sharey=True, squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        part = table[table["dataset"] == ds].reset_index(drop=True)
+        x = np.arange(len(part))
+        ours = part["mean_%"].to_numpy(dtype=float)
+        ax.bar(x - 0.2, np.nan_to_num(ours), 0.4, yerr=np.nan_to_num(part["std_%"].to_numpy(dtype=float)),
+               capsize=3, color="tab:blue", label="ours (mean ± std over seeds)")
+        ax.bar(x + 0.2, part["paper_%"].to_numpy(dtype=float), 0.4, color="tab:gray", alpha=0.6,
+               label="paper (Table 6)")
+        for xi, v in zip(x, ours):
+            ax.text(xi - 0.2, 2 if np.isnan(v) else v + 2, "not run" if np.isnan(v) else f"{v:.0f}",
+                    ha="center", va="bottom", fontsize=8, rotation=90 if np.isnan(v) else 0)
+        ax.set_xticks(x, part["method"])
+        ax.set_title(f"{ds} random trajectories")
+        ax.set_ylim(0, 105)
+    axes[0][0].set_ylabel("success rate (%)")
+    axes[0][0].legend(loc="upper right", fontsize=8)
+    fig.suptitle("Key-to-Door success rate (Table 6)")
+    fig.tight_layout()
+    return fig
+
+
+def fig_return_probabilities(avg: pd.DataFrame, phase_starts: Sequence[int] = ()) -> Figure:
+    """Figure 5 left: the critic's predicted return (P(success)) per step, averaged over episodes by outcome.
+
+    `avg`: rows of `keydoor_study.average_by_outcome` (outcome, t, mean, sem, n); `phase_starts`: steps at
+    which phases 2 and 3 begin (dotted lines).
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for outcome, g in avg.groupby("outcome", observed=True, sort=False):
+        n_eps = int(g["n"].max())
+        ax.plot(g["t"], g["mean"], color=OUTCOME_COLORS.get(str(outcome)), label=f"{outcome} ({n_eps} episodes)")
+        ax.fill_between(g["t"], g["mean"] - g["sem"].fillna(0), g["mean"] + g["sem"].fillna(0),
+                        color=OUTCOME_COLORS.get(str(outcome)), alpha=0.2)
+    for i, t in enumerate(phase_starts):
+        ax.axvline(t - 0.5, color="k", ls=":", lw=1)
+        ax.text(t, 1.02, f"phase {i + 2}", fontsize=8, va="bottom")
+    ax.set_xlabel("timestep in the episode")
+    ax.set_ylabel("predicted return = P(success)")
+    ax.set_ylim(-0.05, 1.1)
+    ax.set_title("Running return predictions by episode outcome (mean ± s.e.)", fontsize=10)
+    ax.legend(fontsize=8, loc="center left")
+    fig.tight_layout()
+    return fig
+
+
+def fig_attention(att: pd.DataFrame) -> Figure:
+    """Figure 5 right: attention of every timestep's state token over earlier steps, superimposed.
+
+    `att`: rows of `keydoor_study.attention_table` (layer, query_t, key_t, weight, key_step, door_step);
+    one panel per layer, one faint line per query step, the key pickup and door steps marked.
+    """
+    layers = sorted(att["layer"].unique())
+    fig, axes = plt.subplots(1, len(layers), figsize=(5 * len(layers), 3.6), sharey=True, squeeze=False)
+    key_step, door_step = int(att["key_step"].iloc[0]), int(att["door_step"].iloc[0])
+    for ax, layer in zip(axes[0], layers):
+        part = att[att["layer"] == layer]
+        for q, g in part.groupby("query_t"):
+            g = g[g["key_t"] <= q]  # causal: later steps get no weight
+            ax.plot(g["key_t"], g["weight"], color="tab:purple", alpha=0.25, lw=1)
+        if key_step >= 0:
+            ax.axvline(key_step, color="tab:orange", ls="--", label=f"key picked up (t={key_step})")
+        if door_step >= 0:
+            ax.axvline(door_step, color="tab:green", ls="--", label=f"door reached (t={door_step})")
+        ax.set_title(f"layer {layer} (heads averaged)", fontsize=10)
+        ax.set_xlabel("attended timestep")
+    axes[0][0].set_ylabel("attention weight (one line per query step)")
+    axes[0][0].legend(fontsize=8, loc="upper right")
+    fig.suptitle("Attention over one successful episode, all timesteps superimposed")
+    fig.tight_layout()
+    return fig
+
+
+def fig_steps_histogram(steps: pd.DataFrame, max_steps: int) -> Figure:
+    """Figure 6: histogram of steps to reach the goal per kind of path; ∞ = goal not reached.
+
+    `steps`: rows of `graph_study.steps_table` (kind, steps); bars are the fraction of each kind's paths.
+    """
+    bins = list(range(1, max_steps + 1)) + [np.inf]
+    labels = [str(b) for b in bins[:-1]] + ["∞"]
+    kinds = list(dict.fromkeys(steps["kind"]))
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    width = 0.8 / max(len(kinds), 1)
+    for i, kind in enumerate(kinds):
+        s = steps.loc[steps["kind"] == kind, "steps"].to_numpy(dtype=float)
+        frac = [np.mean(s == b) for b in bins]
+        ax.bar(np.arange(len(bins)) + (i - (len(kinds) - 1) / 2) * width, frac, width,
+               color=KIND_COLORS.get(kind), label=f"{kind} ({len(s)} paths)")
+    ax.set_xticks(np.arange(len(bins)), labels)
+    ax.set_xlabel("steps to reach the goal (∞: not reached)")
+    ax.set_ylabel("fraction of paths")
+    ax.set_title("Shortest paths on a graph: random walks, BFS shortest paths and the DT (Figure 6)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

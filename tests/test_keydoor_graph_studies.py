@@ -1,0 +1,157 @@
+"""Key-to-Door (Table 6, Figure 5) and graph (Figure 6) study functions and their figures, on tiny budgets."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from dtlib import graph_study, keydoor_study, plots  # noqa: E402
+from dtlib.data.generate import generate_graph_dataset, generate_keydoor_dataset  # noqa: E402
+from dtlib.envs import graph, keydoor  # noqa: E402
+from dtlib.validate import ParameterError  # noqa: E402
+
+KD = dict(profile="smoke", datasets=[60], methods=["dt", "bc", "pct_bc"], pct=0.1, seeds=[0, 1], data_seed=0,
+          steps={"dt": 3, "bc": 2, "pct_bc": 2}, eval_episodes=2, random_episodes=1000, critic_dataset=60, critic_steps=3, critic_episodes=80,
+          threads=1)
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DTLIB_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+def test_keydoor_params_are_checked_by_name():
+    cfg = keydoor_study.check_params(**KD)
+    assert len(cfg.run_configs()) == 1 * 3 * 2
+    assert {rc.pct for rc in cfg.run_configs() if rc.method == "pct_bc"} == {0.1}
+    critic = cfg.critic_config()
+    assert critic.return_head and not critic.use_returns  # return tokens in would let the head copy them
+    for name, bad in [("methods", ["dt", "sac"]), ("seeds", [0, 0]), ("pct", 1.0), ("steps", {"dt": 3}),
+                      ("steps", {"dt": 3, "bc": 0, "pct_bc": 2}),
+                      ("datasets", []), ("profile", "huge"), ("threads", 1.5)]:
+        with pytest.raises(ParameterError, match=name):
+            keydoor_study.check_params(**{**KD, name: bad})
+
+
+def test_dataset_labels():
+    assert keydoor_study.dataset_label(1000) == "1k" and keydoor_study.dataset_label(10_000) == "10k"
+    assert keydoor_study.dataset_label(60) == "60" and keydoor_study._n_of("10k") == 10_000
+
+
+def test_success_table_mean_std_over_seeds_and_missing_methods():
+    evals = pd.DataFrame({"dataset": "1k", "method": ["dt"] * 4 + ["bc"] * 4, "seed": [0, 0, 1, 1] * 2,
+                          "success": [1, 1, 1, 0, 0, 0, 0, 0]})
+    table = keydoor_study.success_table(evals, 0.031, (1000,))
+    dt = table.set_index("method").loc["DT"]
+    assert dt["mean_%"] == 75.0 and np.isclose(dt["std_%"], np.std([100, 50], ddof=1)) and dt["paper_%"] == 71.8
+    cql = table.set_index("method").loc["CQL"]
+    assert cql["n_seeds"] == 0 and cql["per_seed_%"] == "not yet run" and np.isnan(cql["mean_%"])
+    assert table.set_index("method").loc["Random", "mean_%"] == pytest.approx(3.1)
+    shown = keydoor_study.format_table(table)
+    assert shown.loc["CQL", ("ours", "1k")] == "not yet run" and shown.loc["DT", ("paper", "1k")] == "71.8"
+    plots.fig_keydoor_success(table)
+
+
+def test_sweep_critic_and_figure5_tables(data_home):
+    cfg = keydoor_study.check_params(**{**KD, "methods": ["dt", "pct_bc"], "seeds": [0],
+                                        "steps": {"dt": 3, "pct_bc": 2}})
+    evals, runs = keydoor_study.run_sweep(cfg, data_home / "runs")
+    assert len(evals) == 2 * 2 and set(evals["method"]) == {"dt", "pct_bc"} and (runs["wall_s"] > 0).all()
+    steps = {m: json.loads((data_home / "runs" / r / "summary.json").read_text())["steps"]
+             for m, r in zip(runs["method"], runs["run"])}
+    assert steps == {"dt": 3, "pct_bc": 2}  # steps per method
+    again, _ = keydoor_study.run_sweep(cfg, data_home / "runs")  # finished runs are reused, not retrained
+    pd.testing.assert_frame_equal(evals, again)
+    summary = keydoor_study.dataset_summary(cfg)
+    assert summary["episodes"].tolist() == [60]
+
+    critic = keydoor_study.train_critic(cfg, data_home / "runs")
+    assert not critic.cfg.use_returns and critic.predict_return is not None
+    held = keydoor_study.heldout_episodes(cfg)
+    probs = keydoor_study.running_return_probabilities(critic, held, batch=32)
+    assert len(probs) == held.n_steps and set(probs["outcome"]) <= set(keydoor.OUTCOMES)
+    avg = keydoor_study.average_by_outcome(probs)
+    assert avg.groupby("outcome", observed=True)["n"].max().sum() == held.n_episodes
+    plots.fig_return_probabilities(avg, (8, 32))
+
+    ep = keydoor_study.pick_success_episode(held)
+    att = keydoor_study.attention_table(critic, held, ep)
+    length = int(held.lengths[ep])
+    assert att["query_t"].nunique() == length and att["layer"].nunique() == critic.cfg.n_layer
+    # per layer, each state token's attention (summed over steps up to and including its own) is 1
+    per_query = att.groupby(["layer", "query_t"])["weight"].sum()
+    assert np.allclose(per_query, 1.0, atol=1e-4)
+    assert (att.loc[att["key_t"] > att["query_t"], "weight"].abs() < 1e-6).all()  # causal
+    assert att["key_step"].iloc[0] >= 0 and att["door_step"].iloc[0] > att["key_step"].iloc[0]
+    plots.fig_attention(att)
+
+
+def test_episode_windows_match_whole_episodes():
+    data = generate_keydoor_dataset(5, seed=1)
+    win = keydoor_study.episode_windows(data, np.arange(5), 40)
+    for e in range(5):
+        n = data.lengths[e]
+        assert win["mask"][e].sum() == n and (win["timesteps"][e, -n:] == np.arange(n)).all()
+        assert (win["states"][e, -n:] == data.observations[data.starts[e]:data.starts[e] + n]).all()
+
+
+GR = dict(profile="smoke", n_walks=200, data_seed=0, seeds=[0], steps=3, eval_episodes=5, threads=1)
+
+
+def test_graph_params_are_checked_by_name():
+    assert graph_study.check_params(**GR).run_config(0).env == "graph"
+    for name, bad in [("n_walks", 0), ("seeds", []), ("data_seed", -1), ("eval_episodes", "5")]:
+        with pytest.raises(ParameterError, match=name):
+            graph_study.check_params(**{**GR, name: bad})
+
+
+def test_return_prior_is_minus_shortest_with_enough_walks():
+    data = generate_graph_dataset(20_000, seed=0)
+    params = data.meta["env_params"]
+    shortest = graph.shortest_path_lengths(graph.adjacency_of(**params), params["goal"])
+    prior = graph_study.return_prior(data)
+    nodes = np.array([n for n in range(len(shortest)) if n != params["goal"] and shortest[n] <= 3])
+    assert np.array_equal(prior(nodes[:, None]), -shortest[nodes])
+
+
+def test_path_outcomes_follow_edges():
+    adj = np.zeros((4, 4), dtype=bool)
+    adj[1, 2] = adj[2, 0] = adj[3, 1] = True  # 3 -> 1 -> 2 -> 0
+    traces = [{"observations": [[3], [1], [2]], "actions": [1, 2, 0]},  # the shortest path
+              {"observations": [[3], [3]], "actions": [2, 2]}]  # bumps into a missing edge twice
+    out = graph_study.path_outcomes(traces, adj, goal=0)
+    assert out["steps"].tolist() == [3.0, np.inf] and out["shortest"].tolist() == [3, 3]
+
+
+def test_graph_dt_paths_and_figure6(data_home):
+    cfg = graph_study.check_params(**GR)
+    data = generate_graph_dataset(cfg.n_walks, seed=0)
+    paths = graph_study.dt_paths(cfg, data, data_home / "runs")
+    assert len(paths) == cfg.eval_episodes and (paths["shortest"] >= 1).all()
+    steps = graph_study.steps_table(data, paths)
+    assert list(dict.fromkeys(steps["kind"])) == list(graph_study.KINDS)
+    assert np.isinf(steps["steps"]).any() or True  # random walks may all reach on tiny graphs
+    summary = graph_study.path_summary(data, paths)
+    assert summary.set_index("kind").loc["shortest path", "reached_%"] == 100.0
+    plots.fig_steps_histogram(steps, max_steps=10)
+    assert graph_study.graph_summary(data)["nodes"].item() == graph.DEFAULTS["n_nodes"]
+    torch.set_num_threads(1)
+
+
+def test_issue_targets_say_met_or_not():
+    table = pd.DataFrame({"dataset": ["1k", "1k", "1k", "10k", "10k", "10k"],
+                          "method": ["DT", "BC", "Random", "DT", "BC", "Random"],
+                          "mean_%": [60.0, 2.0, 3.2, 70.0, np.nan, 3.2]})
+    met = kd_targets = keydoor_study.issue_targets(table).set_index("criterion")["met"]
+    assert met["DT, 1K trajectories"] == "yes" and met["DT, 10K trajectories"] == "no"
+    assert met["BC, 10k trajectories"] == "not run" and met["Random policy"] == "yes" and kd_targets is met
+    summary = pd.DataFrame({"kind": ["DT"], "seed": ["0"], "reached_%": [95.0], "ratio": [1.3]})
+    assert graph_study.issue_targets(summary)["met"].tolist() == ["yes", "no"]
