@@ -107,3 +107,22 @@ def test_the_built_dataset_trains_the_atari_dt_and_bc(tiny):
         cfg = TrainConfig(**{**get_preset("atari", method).train, "batch_size": 2, "device": "cpu"})
         metrics = SupervisedLearner(model, cfg).update(to_torch(WindowSampler(tiny, 4, seed=0).sample(2)))
         assert np.isfinite(metrics["train/action_loss"])
+
+
+def test_an_atari_dt_evaluates_reproducibly_with_sampled_actions(tiny):
+    import dataclasses
+
+    import torch
+
+    from dtlib.evaluate import EvalConfig, evaluate
+    from dtlib.experiment import RunConfig, build_model
+    from dtlib.specs import get_env_spec
+
+    torch.manual_seed(0)
+    model = build_model(RunConfig(env="breakout", dataset="tiny"), tiny)
+    model = type(model)(dataclasses.replace(model.cfg, context_len=4, n_layer=1))
+    cfg = EvalConfig(episodes=2, parallel=2, max_steps=40, sample_actions=True)
+    a = evaluate(model, get_env_spec("breakout"), cfg)
+    b = evaluate(model, get_env_spec("breakout"), cfg)
+    assert len(a) == 2 and (a["length"] <= 40).all() and (a["target"] == 90.0).all()  # the paper's target
+    assert a[["return", "length"]].equals(b[["return", "length"]])
