@@ -302,3 +302,33 @@ def verdicts(per_run: pd.DataFrame, correlation: pd.DataFrame, env: str = "hoppe
                          "ours": f"dense {dense.iloc[0]:.1f} vs delayed {delayed.iloc[0]:.1f}",
                          "verdict": "supports the paper" if drop <= 10 else "does not support the paper"})
     return pd.DataFrame(rows, columns=["claim", "ours", "verdict"])
+
+
+def dataset_table(data: dict[tuple[str, str], EpisodeDataset]) -> pd.DataFrame:
+    """One row per dataset: episodes, transitions and the D4RL-normalised episode scores' spread."""
+    rows = []
+    for (env, name), ds in data.items():
+        score = get_env_spec(env).normalize(ds.episode_returns)
+        rows.append({"env": env, "dataset": name, "episodes": ds.n_episodes, "transitions": ds.n_steps,
+                     "score_mean": score.mean(), "score_min": score.min(), "score_median": np.median(score),
+                     "score_max": score.max(), "source": ds.meta.get("dataset_id", ds.meta.get("source", ""))})
+    return pd.DataFrame(rows)
+
+
+def deviations(study: GymStudy) -> list[str]:
+    """This notebook's deviations from the paper, with the profile's numbers."""
+    items = [
+        "Datasets: " + ("this project's own D4RL-style datasets (notebook 10: SAC behaviour policies on Gymnasium "
+                        "MuJoCo -v5), not D4RL's -v2 files; scores are not directly comparable with the paper's."
+                        if not study.dataset_template else f"loaded from `{study.dataset_template}`."),
+        "Environments: Gymnasium MuJoCo -v5 (mujoco 4 bindings) instead of gym -v3 on mujoco-py.",
+        f"Training steps: DT {study.steps['dt']}, BC/%BC {study.steps['bc']}, CQL {study.steps['cql']} "
+        "(paper: DT 100,000; BC 25,000 per its appendix; CQL numbers copied from the CQL paper at 1M).",
+        f"Warmup: 10% of the steps, at most 10,000 (the official code: 10,000; the appendix: 100,000).",
+        f"Seeds: {len(study.seeds)}; evaluation episodes per target: {study.eval_episodes} (paper code: 100).",
+        "CQL is run by us on the same data (the paper copied its CQL numbers from Kumar et al. 2020).",
+        "Reported score per run: the better of the official code's two targets at the last evaluation.",
+    ]
+    if study.threads:
+        items.append(f"torch ran on {study.threads} CPU thread(s); this changes speed, not results semantics.")
+    return items

@@ -118,3 +118,56 @@ def fig_steps_histogram(steps: pd.DataFrame, max_steps: int) -> Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def fig_gym_scores(table: pd.DataFrame) -> Figure:
+    """Table 2/3 as bars: last-evaluation score (mean ± std over seeds) per method, paper's value as a mark.
+
+    `table`: rows of `gym_study.table2` (env, dataset, method, last_mean, last_std, paper). One panel per env.
+    """
+    envs = list(dict.fromkeys(table["env"]))
+    fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4), sharey=True, squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        part = table[table["env"] == env]
+        datasets = list(dict.fromkeys(part["dataset"]))
+        methods = list(dict.fromkeys(part["method"]))
+        width = 0.8 / len(methods)
+        for j, m in enumerate(methods):
+            rows = part[part["method"] == m].set_index("dataset").reindex(datasets)
+            x = np.arange(len(datasets)) + (j - (len(methods) - 1) / 2) * width
+            ax.bar(x, rows["last_mean"], width, yerr=rows["last_std"].fillna(0), capsize=2, label=m)
+            ax.scatter(x, rows["paper"], marker="_", s=200, color="black", zorder=3,
+                       label="paper" if j == 0 else None)
+        ax.set_xticks(np.arange(len(datasets)), datasets)
+        ax.set_title(env)
+        ax.axhline(0, color="gray", lw=0.5)
+    axes[0][0].set_ylabel("D4RL-normalised score (last evaluation)")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    fig.suptitle("DT vs BC, %BC and CQL (Table 2/3 analog); black marks: the paper")
+    fig.tight_layout()
+    return fig
+
+
+def fig_target_return(sweep: pd.DataFrame) -> Figure:
+    """Figure 4 analog: achieved vs target return (mean ± std over seeds), the diagonal and the data's best.
+
+    `sweep`: rows of `gym_study.figure4_sweep` (env, seed, target, return, dataset_best).
+    """
+    envs = list(dict.fromkeys(sweep["env"]))
+    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        part = sweep[sweep["env"] == env]
+        per_seed = part.groupby(["target", "seed"])["return"].mean().reset_index()
+        agg = per_seed.groupby("target")["return"].agg(["mean", "std"]).reset_index()
+        ax.errorbar(agg["target"], agg["mean"], yerr=agg["std"].fillna(0), marker="o", capsize=3,
+                    label="DT (mean ± std over seeds)")
+        lim = [min(agg["target"].min(), agg["mean"].min()), max(agg["target"].max(), agg["mean"].max())]
+        ax.plot(lim, lim, ls="--", color="gray", label="achieved = target")
+        ax.axvline(part["dataset_best"].iloc[0], color="tab:red", ls=":", label="best episode in the data")
+        ax.set_xlabel("target return")
+        ax.set_ylabel("achieved return")
+        ax.set_title(f"{env} medium-replay")
+        ax.legend(fontsize=8)
+    fig.suptitle("Achieved vs target return (Figure 4 analog)")
+    fig.tight_layout()
+    return fig

@@ -52,6 +52,7 @@ def test_sweep_tables_and_figure4_on_synthetic_data(tmp_path):
     assert sweep["target"].nunique() == 3 and set(sweep["seed"]) == {0, 1}
     corr = gym_study.figure4_correlation(sweep)
     assert list(corr["env"]) == ["hopper"]
+    assert len(gym_study.dataset_table(data)) == 2 and len(gym_study.deviations(study)) >= 6
     v = gym_study.verdicts(per_run, corr)
     assert v["claim"].str.contains("medium-replay").any() and v["claim"].str.contains("K=20 > K=1").any()
     assert set(v["verdict"]) <= {"supports the paper", "does not support the paper"}
@@ -61,3 +62,19 @@ def test_figure4_targets_span_below_to_above_the_best_episode():
     ds = hopper_like()
     t = gym_study.figure4_targets(ds, 5)
     assert t[0] < np.median(ds.episode_returns) and t[-1] > ds.episode_returns.max() and len(t) == 5
+
+
+def test_gym_figures_render_from_tables():
+    import pandas as pd
+
+    from dtlib import plots
+
+    t = pd.DataFrame({"env": ["hopper"] * 4, "dataset": ["medium", "medium", "medium-replay", "medium-replay"],
+                      "method": ["DT", "BC"] * 2, "last_mean": [50, 40, 60, 20], "last_std": [1, 2, 3, None],
+                      "paper": [67.6, 63.9, 82.7, 27.6]})
+    fig = plots.fig_gym_scores(t)
+    assert fig.axes[0].get_title() == "hopper" and len(fig.axes[0].patches) == 4
+    sweep = pd.DataFrame({"env": "hopper", "seed": [0, 0, 1, 1], "target": [100, 200, 100, 200],
+                          "return": [90, 180, 110, 170], "dataset_best": 150.0})
+    fig = plots.fig_target_return(sweep)
+    assert fig.axes[0].get_xlabel() == "target return"

@@ -65,7 +65,9 @@ def test_metadata_and_no_logic_in_cells(nb):
     for i, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
-        assert len(cell.source.splitlines()) <= MAX_CELL_LINES, f"{nb.name} cell {i + 1} is too long"
+        # the parameters cell is a list of literals, one per line: its length is the notebook's knob count
+        if "parameters" not in cell.metadata.get("tags", []):
+            assert len(cell.source.splitlines()) <= MAX_CELL_LINES, f"{nb.name} cell {i + 1} is too long"
         code = "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith(("%", "!")))
         for node in ast.walk(ast.parse(code)):
             assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)), \
