@@ -149,7 +149,9 @@ class EpisodeDataset:
         """Observations at step indices `idx` (any shape); frame stacks are built by index here."""
         if self.frame_stack == 1:
             return self.observations[idx]
-        ep_start = np.repeat(self.starts, self.lengths)[idx]  # [*idx]
+        if getattr(self, "_step_starts", None) is None or len(self._step_starts) != self.n_steps:
+            self._step_starts = np.repeat(self.starts, self.lengths)  # [N] each step's episode start, cached
+        ep_start = self._step_starts[idx]  # [*idx]
         offsets = np.arange(-self.frame_stack + 1, 1)  # [F]
         frames = np.maximum(idx[..., None] + offsets, ep_start[..., None])  # [*idx, F]
         return self.observations[frames]  # [*idx, F, H, W]
