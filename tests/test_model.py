@@ -58,6 +58,21 @@ def test_left_padding_does_not_change_the_prediction(name):
     torch.testing.assert_close(model(short)["action"][:, -1], model(padded)["action"][:, -1])
 
 
+@pytest.mark.parametrize("name", CONFIGS)
+def test_last_only_predicts_what_the_full_forward_predicts_at_the_last_step(name):
+    cfg = CONFIGS[name]
+    torch.manual_seed(0)
+    model = DecisionTransformer(cfg).eval()
+    x = batch(cfg)
+    x["mask"][0, :2] = 0  # one left-padded window
+    full, last = model(x)["action"], model(x, last_only=True)["action"]
+    assert last.shape == (B, 1, full.shape[-1])
+    torch.testing.assert_close(last[:, 0], full[:, -1])
+    torch.testing.assert_close(model.act(x), full[:, -1] if not cfg.discrete else full[:, -1].argmax(-1))
+    with pytest.raises(ValueError, match="need_weights"):
+        model(x, need_weights=True, last_only=True)
+
+
 def test_return_head_and_attention_weights():
     cfg = ModelConfig(obs_shape=(5,), act_dim=2, context_len=K, n_layer=2, n_head=2, embed_dim=32,
                       return_head=True, dropout=0.0)
