@@ -102,7 +102,9 @@ class SupervisedLearner:
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig):
         self.model = model.to(cfg.torch_device)
         self.cfg = cfg
-        self.optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, betas=cfg.betas)
+        # fused: one kernel per step for all parameters (CPU and CUDA) instead of ~10 small ops per tensor;
+        # the same AdamW update up to float rounding
+        self.optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, betas=cfg.betas, fused=True)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg))
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
