@@ -52,6 +52,7 @@ class KeyDoorStudy:
     seeds: tuple[int, ...]  # training seeds per (dataset, method)
     data_seed: int  # seed of the random-policy datasets
     steps: dict[str, int]  # gradient steps per run, per method
+    eval_every: int  # steps between evaluations during training (learning curves); the last one is Table 6's
     eval_episodes: int  # evaluation episodes per run
     random_episodes: int  # episodes behind the random policy's success rate
     critic_dataset: int  # trajectories the Figure 5 critic trains on
@@ -88,7 +89,7 @@ def _int_list(name: str, value, minimum: int) -> tuple[int, ...]:
 
 
 def check_params(profile: str, datasets: list, methods: list, pct: float, seeds: list, data_seed: int,
-                 steps: dict, eval_episodes: int, random_episodes: int, critic_dataset: int, critic_steps: int,
+                 steps: dict, eval_every: int, eval_episodes: int, random_episodes: int, critic_dataset: int, critic_steps: int,
                  critic_episodes: int, threads: int) -> KeyDoorStudy:
     """The notebook's parameters as a KeyDoorStudy; ParameterError names the first bad one."""
     check_choice("profile", profile, ["smoke", "small", "paper"])
@@ -103,12 +104,12 @@ def check_params(profile: str, datasets: list, methods: list, pct: float, seeds:
         raise ParameterError(f"steps={steps!r} must map every method in {list(methods)} to its gradient steps")
     for m, value in steps.items():
         check_positive(f"steps[{m!r}]", value, integer=True)
-    for name, value in [("eval_episodes", eval_episodes), ("random_episodes", random_episodes),
+    for name, value in [("eval_every", eval_every), ("eval_episodes", eval_episodes), ("random_episodes", random_episodes),
                         ("critic_dataset", critic_dataset), ("critic_steps", critic_steps),
                         ("critic_episodes", critic_episodes), ("threads", threads)]:
         check_positive(name, value, integer=True)
     torch.set_num_threads(threads)  # tiny models: OpenMP hand-offs cost more than the arithmetic
-    return KeyDoorStudy(profile, datasets, methods, float(pct), seeds, data_seed, dict(steps), eval_episodes,
+    return KeyDoorStudy(profile, datasets, methods, float(pct), seeds, data_seed, dict(steps), eval_every, eval_episodes,
                         random_episodes, critic_dataset, critic_steps, critic_episodes, threads)
 
 
@@ -129,20 +130,20 @@ def dataset_summary(cfg: KeyDoorStudy) -> pd.DataFrame:
 def run_sweep(cfg: KeyDoorStudy, runs_root: str | Path, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and evaluate (or reuse finished) runs of the sweep.
 
-    Returns (evals, runs): evals has one row per evaluation episode (dataset, method, seed, episode,
-    return, success: the return is 1 on success, else 0); runs one row per run (its folder and the
-    training wall time, summed over resumes, from its summary.json).
+    Returns (evals, runs): evals has one row per evaluation episode and evaluation point (dataset, method,
+    seed, step, episode, return, success: the return is 1 on success, else 0); runs one row per run (its
+    folder and the training wall time including evaluations, summed over resumes, from summary.json).
     """
     frames, runs = [], []
     eval_cfg = EvalConfig(episodes=cfg.eval_episodes)
     for rc in cfg.run_configs():
         data = keydoor_dataset(_n_of(rc.dataset), cfg.data_seed)
-        run_dir = run(rc, data, runs_root, eval_cfg, progress=progress, steps=cfg.steps[rc.method])
+        run_dir = run(rc, data, runs_root, eval_cfg, progress=progress, steps=cfg.steps[rc.method],
+                      eval_every=cfg.eval_every)
         evals = run_dir.evals()
-        last = evals[evals["step"] == evals["step"].max()]  # the final checkpoint's evaluation
         frames.append(pd.DataFrame({"dataset": rc.dataset, "method": rc.method, "seed": rc.seed,
-                                    "episode": last["episode"].to_numpy(), "return": last["return"].to_numpy(),
-                                    "success": last["return"].to_numpy() > 0.5}))
+                                    "step": evals["step"].to_numpy(), "episode": evals["episode"].to_numpy(),
+                                    "return": evals["return"].to_numpy(), "success": evals["return"].to_numpy() > 0.5}))
         runs.append({"dataset": rc.dataset, "method": rc.method, "seed": rc.seed, "run": run_dir.path.name,
                      "wall_s": run_dir.summary()["wall_s"]})
     return pd.concat(frames, ignore_index=True), pd.DataFrame(runs)
@@ -152,13 +153,28 @@ def _n_of(label: str) -> int:
     return int(label[:-1]) * 1000 if label.endswith("k") else int(label)
 
 
+def final_evals(evals: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each run's last evaluation (the trained policy's; earlier ones are learning-curve points)."""
+    if "step" not in evals:
+        return evals
+    last = evals.groupby(["dataset", "method", "seed"])["step"].transform("max")
+    return evals[evals["step"] == last]
+
+
+def learning_curves(evals: pd.DataFrame) -> pd.DataFrame:
+    """Success rate (%) per (dataset, method, seed, step): one point per evaluation during training."""
+    return (evals.groupby(["dataset", "method", "seed", "step"])["success"].mean() * 100).rename(
+        "success_%").reset_index().assign(method=lambda d: d["method"].map(METHOD_LABELS))
+
+
 def success_table(evals: pd.DataFrame, random_rate: float, datasets: tuple[int, ...],
                   methods: tuple[str, ...] = ("dt", "cql", "bc", "pct_bc")) -> pd.DataFrame:
     """Table 6: success rate (%) mean ± std over seeds per (dataset, method), the paper's number beside.
 
     One row per dataset x method in `methods` + random; a method without runs (e.g. CQL before dtlib
-    has it) gets a row saying "not yet run" instead of a number.
+    has it) gets a row saying "not yet run" instead of a number. Each run counts with its final evaluation.
     """
+    evals = final_evals(evals)
     per_seed = (evals.groupby(["dataset", "method", "seed"])["success"].mean() * 100).rename("success_%")
     rows = []
     for n in datasets:
@@ -339,8 +355,10 @@ def deviations(cfg: KeyDoorStudy) -> list[str]:
         f"%BC keeps the best {100 * cfg.pct:g}% of timesteps (successes only); the paper does not say which "
         "fraction its Table 6 %BC used.",
         "BC is the DT transformer without return tokens (as the paper's Atari BC), not an MLP.",
-        "CQL: " + ("trained with dtlib's CQL." if "cql" in cfg.methods else
-                   "not yet run (not in `methods`: dtlib had no CQL when this ran); its row says so."),
+        ("CQL: dtlib's discrete CQL(H) (`dtlib.baselines.cql`, preset 'keydoor/cql': a Markov Q-network on the "
+         f"current observation, d3rlpy DiscreteCQL settings, sizes ours) for {cfg.steps['cql']} steps; the paper "
+         "states no CQL settings for Key-to-Door." if "cql" in cfg.methods else
+         "CQL: not run (not in `methods`); its row says so."),
         "Figure 5's critic is a DT without return tokens and with a return head (otherwise the head could copy "
         "the constant binary return-to-go it is given); it is read on held-out random episodes.",
         f"Datasets: {', '.join(dataset_label(n) for n in cfg.datasets)} random trajectories from data seed "

@@ -171,3 +171,28 @@ def fig_target_return(sweep: pd.DataFrame) -> Figure:
     fig.suptitle("Achieved vs target return (Figure 4 analog)")
     fig.tight_layout()
     return fig
+
+
+def fig_learning_curves(curves: pd.DataFrame) -> Figure:
+    """Success rate against gradient steps, one panel per dataset: each seed faint, the seed mean bold.
+
+    `curves`: rows of `keydoor_study.learning_curves` (dataset, method, seed, step, success_%).
+    """
+    datasets = list(dict.fromkeys(curves["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), sharey=True, squeeze=False)
+    colors = dict(zip(dict.fromkeys(curves["method"]), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for ax, ds in zip(axes[0], datasets):
+        for method, g in curves[curves["dataset"] == ds].groupby("method", sort=False):
+            for _, s in g.groupby("seed"):
+                ax.plot(s["step"], s["success_%"], color=colors[method], alpha=0.3, lw=1)
+            mean = g.groupby("step")["success_%"].mean()
+            ax.plot(mean.index, mean.values, "o-", color=colors[method], lw=2,
+                    label=f"{method} ({g['seed'].nunique()} seeds)")
+        ax.set_title(f"{ds} random trajectories")
+        ax.set_xlabel("gradient steps")
+        ax.set_ylim(-2, 102)
+    axes[0][0].set_ylabel("success rate (%)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Key-to-Door success during training (faint: seeds, bold: mean)")
+    fig.tight_layout()
+    return fig

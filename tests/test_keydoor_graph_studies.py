@@ -18,7 +18,7 @@ from dtlib.envs import graph, keydoor  # noqa: E402
 from dtlib.validate import ParameterError  # noqa: E402
 
 KD = dict(profile="smoke", datasets=[60], methods=["dt", "bc", "pct_bc"], pct=0.1, seeds=[0, 1], data_seed=0,
-          steps={"dt": 3, "bc": 2, "pct_bc": 2}, eval_episodes=2, random_episodes=1000, critic_dataset=60, critic_steps=3, critic_episodes=80,
+          steps={"dt": 3, "bc": 2, "pct_bc": 2}, eval_every=2, eval_episodes=2, random_episodes=1000, critic_dataset=60, critic_steps=3, critic_episodes=80,
           threads=1)
 
 
@@ -64,7 +64,11 @@ def test_sweep_critic_and_figure5_tables(data_home):
     cfg = keydoor_study.check_params(**{**KD, "methods": ["dt", "pct_bc"], "seeds": [0],
                                         "steps": {"dt": 3, "pct_bc": 2}})
     evals, runs = keydoor_study.run_sweep(cfg, data_home / "runs")
-    assert len(evals) == 2 * 2 and set(evals["method"]) == {"dt", "pct_bc"} and (runs["wall_s"] > 0).all()
+    final = keydoor_study.final_evals(evals)
+    assert len(final) == 2 * 2 and set(final["method"]) == {"dt", "pct_bc"} and (runs["wall_s"] > 0).all()
+    curves = keydoor_study.learning_curves(evals)  # dt evaluated at step 2 and at its end (3); %BC at 2
+    assert curves.groupby("method")["step"].apply(list).to_dict() == {"DT": [2, 3], "%BC": [2]}
+    plots.fig_learning_curves(curves)
     steps = {m: json.loads((data_home / "runs" / r / "summary.json").read_text())["steps"]
              for m, r in zip(runs["method"], runs["run"])}
     assert steps == {"dt": 3, "pct_bc": 2}  # steps per method
