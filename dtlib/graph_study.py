@@ -183,5 +183,19 @@ def deviations(cfg: GraphStudy) -> list[str]:
         "paper's 'largest possible return at each node'); nodes never seen on a successful walk get -max_steps.",
         f"Model: the Gym DT architecture at width {preset.model['embed_dim']}, {preset.model['n_layer']} layers, "
         f"batch {preset.train['batch_size']}, lr {preset.train['lr']:g} (preset 'graph/dt'), {cfg.steps} gradient "
-        f"steps, {len(cfg.seeds)} seeds, {cfg.eval_episodes} rollouts per seed, argmax actions.",
+        f"steps, {len(cfg.seeds)} seed(s), {cfg.eval_episodes} rollouts per seed, argmax actions.",
     ]
+
+
+def verdict(summary: pd.DataFrame) -> str:
+    """Plain-language reading of the DT's paths against random walks and shortest paths (Markdown text)."""
+    rows = summary.set_index("kind")
+    dt = summary[summary["kind"] == KINDS[2]]
+    pooled = dt[dt["seed"] == "all"].iloc[0] if (dt["seed"] == "all").any() else dt.iloc[0]
+    walks = rows.loc[KINDS[0]]
+    return (f"Random walks reach the goal in {walks['reached_%']:.1f}% of the data's walks "
+            f"(in {walks['mean_steps_reached']:.2f} steps on average when they do). Conditioned on the best "
+            f"return seen at each node, the DT reaches it from {pooled['reached_%']:.1f}% of its starts "
+            f"({dt['seed'].ne('all').sum()} seed(s) pooled) in {pooled['mean_steps_reached']:.2f} steps on average, "
+            f"against {pooled['mean_shortest_same_starts']:.2f} for the true shortest paths from the same starts "
+            f"(ratio {pooled['ratio']:.3f}; 1 = always a shortest path).")

@@ -350,7 +350,7 @@ def deviations(cfg: KeyDoorStudy) -> list[str]:
         "hyperparameters).",
         "Gradient steps per run differ by method (" + ", ".join(f"{METHOD_LABELS[m]} {n}" for m, n in cfg.steps.items())
         + "): DT meets a successful episode in ~3% of its windows, %BC in all of them, and BC only has to copy "
-        f"the random policy; {len(cfg.seeds)} seeds, {cfg.eval_episodes} evaluation episodes per run (argmax "
+        f"the random policy; {len(cfg.seeds)} seed(s), {cfg.eval_episodes} evaluation episodes per run (argmax "
         "actions). The paper states none of these for Key-to-Door.",
         f"%BC keeps the best {100 * cfg.pct:g}% of timesteps (successes only); the paper does not say which "
         "fraction its Table 6 %BC used.",
@@ -364,3 +364,40 @@ def deviations(cfg: KeyDoorStudy) -> list[str]:
         f"Datasets: {', '.join(dataset_label(n) for n in cfg.datasets)} random trajectories from data seed "
         f"{cfg.data_seed} (one dataset per size, shared by all training seeds).",
     ]
+
+
+def verdict(table: pd.DataFrame, curves: pd.DataFrame) -> str:
+    """Plain-language reading of Table 6 against the paper, written from the numbers (Markdown text).
+
+    For every learned method and dataset: ours ± std vs the paper, whether it is within 10 points, and for
+    a method far below the paper whether its success was still rising at its last evaluation.
+    """
+    lines = []
+    for _, r in table[table["method"] != METHOD_LABELS["random"]].iterrows():
+        if r["n_seeds"] == 0:
+            lines.append(f"- **{r['method']}, {r['dataset']}**: not run.")
+            continue
+        gap = r["mean_%"] - r["paper_%"]
+        spread = "" if np.isnan(r["std_%"]) else f" ± {r['std_%']:.1f}"
+        text = (f"- **{r['method']}, {r['dataset']}**: {r['mean_%']:.1f}{spread}% over {r['n_seeds']} seed(s) "
+                f"vs the paper's {r['paper_%']:.1f}% — ")
+        if abs(gap) <= 10:
+            text += "reproduced within 10 points."
+        else:
+            text += f"{'above' if gap > 0 else 'below'} the paper by {abs(gap):.1f} points"
+            c = curves[(curves["dataset"] == r["dataset"]) & (curves["method"] == r["method"])]
+            steps = sorted(c["step"].unique())
+            if gap < 0 and len(steps) > 1:
+                before, last = (c[c["step"] == s]["success_%"].mean() for s in steps[-2:])
+                text += (f"; still rising at the end of training ({before:.1f}% at step {steps[-2]} → {last:.1f}% "
+                         f"at step {steps[-1]}), so more steps than this profile affords may close part of the gap."
+                         if last > before + 1 else
+                         f"; flat at the end of training ({before:.1f}% at step {steps[-2]} → {last:.1f}% at step "
+                         f"{steps[-1]}).")
+            else:
+                text += "."
+        lines.append(text)
+    random_row = table[table["method"] == METHOD_LABELS["random"]].iloc[0]
+    lines.append(f"- **Random**: {random_row['mean_%']:.2f}% vs the paper's {random_row['paper_%']:.1f}% "
+                 "(our environment's sizes were chosen for this).")
+    return "\n".join(lines)
