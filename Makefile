@@ -4,6 +4,9 @@ PROFILE ?= small
 ONLY ?=
 FORCE ?=
 PYTHON ?= python3
+# OpenMP threads sleep instead of spinning while they wait: on a shared 2-core machine spinning made torch
+# 5-50x slower (benchmarks/run.py, measured in alternating processes); override with OMP_WAIT_POLICY=ACTIVE.
+export OMP_WAIT_POLICY ?= PASSIVE
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
