@@ -163,7 +163,7 @@ def final_evals(evals: pd.DataFrame) -> pd.DataFrame:
 
 def learning_curves(evals: pd.DataFrame) -> pd.DataFrame:
     """Success rate (%) per (dataset, method, seed, step): one point per evaluation during training."""
-    return (evals.groupby(["dataset", "method", "seed", "step"])["success"].mean() * 100).rename(
+    return (evals.groupby(["dataset", "method", "seed", "step"], sort=False)["success"].mean() * 100).rename(
         "success_%").reset_index().assign(method=lambda d: d["method"].map(METHOD_LABELS))
 
 

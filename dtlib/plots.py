@@ -184,10 +184,11 @@ def fig_learning_curves(curves: pd.DataFrame) -> Figure:
     for ax, ds in zip(axes[0], datasets):
         for method, g in curves[curves["dataset"] == ds].groupby("method", sort=False):
             for _, s in g.groupby("seed"):
+                s = s.sort_values("step")
                 ax.plot(s["step"], s["success_%"], color=colors[method], alpha=0.3, lw=1)
             mean = g.groupby("step")["success_%"].mean()
             ax.plot(mean.index, mean.values, "o-", color=colors[method], lw=2,
-                    label=f"{method} ({g['seed'].nunique()} seeds)")
+                    label=f"{method} ({g['seed'].nunique()} seed{'s' if g['seed'].nunique() > 1 else ''})")
         ax.set_title(f"{ds} random trajectories")
         ax.set_xlabel("gradient steps")
         ax.set_ylim(-2, 102)
