@@ -293,6 +293,19 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def extra_benchmarks(quick: bool, log: Callable[[str], None]) -> dict:
+    """CQL updates/s at d3rlpy's defaults (issue 8) and the Atari DT/env/loader numbers (issue 7)."""
+    sys.path.insert(0, str(project_root()))  # run as a script: make `benchmarks` importable as a package
+    from benchmarks.bench_atari import run_all as atari_all
+    from benchmarks.bench_cql import bench_cql
+
+    log("CQL: continuous CQL updates/s at d3rlpy's default sizes (1 thread)")
+    cql = bench_cql(seconds=2.0 if quick else 5.0, rounds=1 if quick else 3, threads=1)
+    log("Atari: env steps/s, DQN-replay loader, DT training steps/s at the paper's config")
+    atari = atari_all(steps=1 if quick else 3)
+    return {"cql": cql, "atari": atari}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (200-step episodes, 2 rounds): about 1 min")
@@ -301,9 +314,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=project_root() / "reports" / "bench.json")
     args = ap.parse_args(argv)
     threads = tuple(int(t) for t in args.threads.split(",") if t)
-    report = run_benchmarks(QUICK if args.quick else FULL, threads, args.out,
-                            log=lambda s: print(s, file=sys.stderr, flush=True))
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    report = run_benchmarks(QUICK if args.quick else FULL, threads, None, log=log)
+    report["extra"] = extra_benchmarks(args.quick, log)
+    io.write_json(args.out, report)
     print(format_table(report))
+    for name, rows in report["extra"].items():
+        print(f"\n{name}:")
+        for row in rows if isinstance(rows, list) else [rows]:
+            print("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                                   if not isinstance(v, (dict, list))))
     print(f"\nwritten to {args.out}")
     return report
 
