@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: no ipywidgets needed, and they read in the HTML reports
 
 from dtlib.specs import EnvSpec
 from dtlib.validate import check_list, check_positive

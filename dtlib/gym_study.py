@@ -138,7 +138,7 @@ def run_sweep(study: GymStudy, runs_root: str | Path, data: dict[tuple[str, str]
               progress: bool = True) -> pd.DataFrame:
     """Train/evaluate every run (finished runs are reused); one row per evaluation episode, run labels attached."""
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if study.threads:
         torch.set_num_threads(study.threads)
@@ -207,13 +207,14 @@ def ablation_table(per_run: pd.DataFrame, env: str) -> pd.DataFrame:
     """K=1 vs default K and delayed vs dense, for `env`: mean ± std of the last evaluation over seeds."""
     df = per_run[(per_run["env"] == env) & (per_run["method"].isin(["dt", "cql"]))].copy()
     spec = get_env_spec(env)
-    df["K"] = np.where(df["context_len"] == 0, spec.context_len, df["context_len"])
+    # CQL acts on the current state only (K = 1 in effect); DT's 0 means the spec's K
+    df["K"] = np.where(df["method"] == "cql", 1, np.where(df["context_len"] == 0, spec.context_len, df["context_len"]))
     out = (df.groupby(["dataset", "method", "K", "reward_mode"])
            .agg(last_mean=("last", "mean"), last_std=("last", "std"), seeds=("seed", "nunique")).reset_index())
     delayed = paper.table("delayed").set_index(["env", "dataset"])
 
     def paper_value(row) -> float:
-        if (env, row["dataset"]) not in delayed.index or row["K"] != spec.context_len:
+        if (env, row["dataset"]) not in delayed.index or (row["method"] == "dt" and row["K"] != spec.context_len):
             return np.nan
         col = f"{row['reward_mode']}_{row['method']}"
         return float(delayed.loc[(env, row["dataset"]), col]) if col in delayed.columns else np.nan

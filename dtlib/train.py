@@ -13,7 +13,7 @@ from typing import Callable, Protocol
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: no ipywidgets needed, and they read in the HTML reports
 
 from dtlib import io
 from dtlib.data.windows import to_torch

@@ -46,6 +46,7 @@ def test_sweep_tables_and_figure4_on_synthetic_data(tmp_path):
     assert dt_row["paper"] == 82.7 and dt_row["corl_last"] == pytest.approx(81.77) and dt_row["seeds"] == 2
     ab = gym_study.ablation_table(per_run, "hopper")
     assert set(ab["K"]) == {1, 20} and set(ab["reward_mode"]) == {"dense", "delayed"}
+    assert (ab[ab["method"] == "dt"]["K"] == 1).sum() == 2  # the K=1 runs on both datasets
     assert ab.query("dataset == 'medium-replay' and reward_mode == 'delayed'")["paper"].iloc[0] == 78.5
     assert len(gym_study.dt_vs_bc(per_run, "medium", reps=100)) == 1
     sweep = gym_study.figure4_sweep(study, tmp_path / "runs", data, progress=False)
