@@ -32,8 +32,9 @@ def fig_keydoor_success(table: pd.DataFrame) -> Figure:
                capsize=3, color="tab:blue", label="ours (mean ± std over seeds)")
         ax.bar(x + 0.2, part["paper_%"].to_numpy(dtype=float), 0.4, color="tab:gray", alpha=0.6,
                label="paper (Table 6)")
-        for xi, v in zip(x, ours):
-            ax.text(xi - 0.2, 2 if np.isnan(v) else v + 2, "not run" if np.isnan(v) else f"{v:.0f}",
+        spread = np.nan_to_num(part["std_%"].to_numpy(dtype=float))
+        for xi, v, sd in zip(x, ours, spread):
+            ax.text(xi - 0.2, 2 if np.isnan(v) else v + sd + 2, "not run" if np.isnan(v) else f"{v:.0f}",
                     ha="center", va="bottom", fontsize=8, rotation=90 if np.isnan(v) else 0)
         ax.set_xticks(x, part["method"])
         ax.set_title(f"{ds} random trajectories")
