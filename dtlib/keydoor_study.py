@@ -392,8 +392,8 @@ def verdict(table: pd.DataFrame, curves: pd.DataFrame) -> str:
                 text += (f"; still rising at the end of training ({before:.1f}% at step {steps[-2]} → {last:.1f}% "
                          f"at step {steps[-1]}), so more steps than this profile affords may close part of the gap."
                          if last > before + 1 else
-                         f"; flat at the end of training ({before:.1f}% at step {steps[-2]} → {last:.1f}% at step "
-                         f"{steps[-1]}).")
+                         f"; no gain between its last two evaluations ({before:.1f}% at step {steps[-2]} → {last:.1f}% "
+                         f"at step {steps[-1]}), which does not show that more steps would not help.")
             else:
                 text += "."
         lines.append(text)
