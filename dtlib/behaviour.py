@@ -320,6 +320,7 @@ def policies_table(envs: list[str] | tuple[str, ...]) -> "Any":
                 rows.append({"env": env, "role": role, "training_steps": info.get("training_steps"),
                              "eval_return": ev.get("return_mean"), "eval_normalized": ev.get("normalized_score"),
                              "eval_episodes": info.get("config", {}).get("eval_episodes"),
+                             "net_arch": "x".join(str(h) for h in info.get("config", {}).get("net_arch", [])),
                              "updates_per_s": ev.get("updates_per_s"), "note": info.get("note", "")})
     return pd.DataFrame(rows)
 

@@ -314,9 +314,15 @@ def deviations(cfg: MujocoDataConfig, table: "Any", policies: "Any") -> list[str
                      "not retrained here; `paper` retrains them from scratch.")
     for _, p in policies.iterrows():
         if p["role"] == "expert":
-            items.append(f"{p['env']}: the 'expert' is the best policy within the training budget "
-                         f"({p['training_steps']:,} SAC steps), evaluation score {p['eval_normalized']:.1f} "
-                         "(D4RL's experts: ~100).")
+            items.append(f"{p['env']}: the 'expert' is the best evaluation within the training budget "
+                         f"({p['training_steps']:,} SAC steps, {p['net_arch']} networks), score "
+                         f"{p['eval_normalized']:.1f} on 10 episodes (D4RL's experts: ~100).")
+        if p["role"] == "medium" and p["net_arch"] not in ("", "256x256"):
+            items.append(f"{p['env']}: SAC networks are {p['net_arch']} (D4RL: 256x256), to fit the CPU budget.")
+        if p["role"] == "medium" and not p["note"]:
+            items.append(f"{p['env']}: the medium snapshot (step {p['training_steps']:,}) scored "
+                         f"{p['eval_normalized']:.1f} at the evaluation that selected it; evaluations every 10k "
+                         "steps overshoot D4RL's ~1/3 of expert when learning jumps.")
         if p["note"]:
             items.append(f"{p['env']} {p['role']}: {p['note']}")
     if cfg.replay_steps:
