@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dtlib import paper
 from dtlib.config import METHODS, get_preset
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.data.generate import keydoor_dataset
@@ -33,10 +34,7 @@ from dtlib.validate import ParameterError, check_choice, check_list, check_posit
 
 ENV = "keydoor"
 # Table 6 of the paper (success rate, %), paper-facts §1.7; keys: trajectories in the dataset.
-PAPER_TABLE6 = {
-    1000: {"dt": 71.8, "cql": 13.1, "bc": 1.4, "pct_bc": 69.9, "random": 3.1},
-    10000: {"dt": 94.6, "cql": 13.3, "bc": 1.6, "pct_bc": 95.1, "random": 3.1},
-}
+PAPER_TABLE6 = {int(row.pop("trajectories")): row for row in paper.table("table6").to_dict("records")}
 METHOD_LABELS = {"dt": "DT", "bc": "BC", "pct_bc": "%BC", "cql": "CQL", "random": "Random"}
 CRITIC_HELDOUT_SEED = 1_000_003  # seed of the held-out random episodes the critic is read on (not a training set)
 
