@@ -144,7 +144,7 @@ def run_sweep(study: GymStudy, runs_root: str | Path, data: dict[tuple[str, str]
         torch.set_num_threads(study.threads)
     frames = []
     configs = study.run_configs()
-    for cfg in tqdm(configs, desc="runs", disable=not progress):
+    for cfg in tqdm(configs, desc="runs", disable=not progress, mininterval=10.0):  # few lines in the HTML
         r = run(cfg, data[(cfg.env, cfg.dataset)], runs_root, eval_config(study), progress=False,
                 **study.train_overrides(cfg))
         df = r.evals()
