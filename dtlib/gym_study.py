@@ -119,8 +119,9 @@ def dataset_source(study: GymStudy, env: str, dataset: str) -> str:
     """Where a dataset comes from: our generated Minari id for the profile, or the user's template."""
     if study.dataset_template:
         return study.dataset_template.format(env=env, dataset=dataset)
-    namespace = "dtlib" if study.profile == "paper" else f"dtlib-{study.profile}"
-    return f"{namespace}/{env}/{dataset}-v0"
+    from dtlib.data.generate_mujoco import profile_namespace
+
+    return f"{profile_namespace(study.profile)}/{env}/{dataset}-v0"
 
 
 def load_datasets(study: GymStudy) -> dict[tuple[str, str], EpisodeDataset]:

@@ -94,11 +94,16 @@ def policy_digest(env: str, kind: str) -> str | None:
     return h.hexdigest()[:16] if names else None
 
 
+def profile_namespace(profile: str) -> str:
+    """Minari namespace of a profile's generated datasets: `dtlib` for paper, `dtlib-<profile>` otherwise."""
+    return "dtlib" if profile == "paper" else f"dtlib-{profile}"
+
+
 def config_from_params(profile: str, envs: list[str], kinds: list[str], n_steps: int, replay_steps: int,
                        seed: int, policies: str, train_steps: int) -> MujocoDataConfig:
     """The notebook's parameters as a config; ParameterError names the first bad one."""
     check_choice("profile", profile, ["smoke", "small", "paper"])
-    namespace = "dtlib" if profile == "paper" else f"dtlib-{profile}"
+    namespace = profile_namespace(profile)
     return MujocoDataConfig(tuple(check_list("envs", envs)), tuple(check_list("kinds", kinds)), n_steps,
                             replay_steps, seed, policies, train_steps, namespace)
 
