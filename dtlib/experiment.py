@@ -61,14 +61,19 @@ class RunConfig:
         return f"{self.env}-{self.dataset}-{method}{k}-{self.reward_mode}-s{self.seed}"
 
 
-def build_model(run_cfg: RunConfig, data: EpisodeDataset) -> torch.nn.Module:
-    """The run's model, sized from the data and the preset (normalisation statistics from all the data)."""
+def build_model(run_cfg: RunConfig, data: EpisodeDataset, overrides: dict | None = None) -> torch.nn.Module:
+    """The run's model, sized from the data and the preset (normalisation statistics from all the data).
+
+    `overrides` replaces preset model fields (a profile's scaled sizes, CQL's precision); they enter the
+    run's config and so its folder name.
+    """
     spec = get_env_spec(run_cfg.env)
     preset = get_preset(spec.domain, run_cfg.method)
+    preset_model = {**preset.model, **(overrides or {})}
     if run_cfg.method == "cql":
-        return _build_cql(run_cfg, data, spec.max_ep_len, preset.model)
+        return _build_cql(run_cfg, data, spec.max_ep_len, preset_model)
     fields = {"context_len": spec.context_len, "max_ep_len": spec.max_ep_len, "return_scale": spec.reward_scale,
-              **preset.model}
+              **preset_model}
     if run_cfg.context_len:
         fields["context_len"] = run_cfg.context_len
     obs_vocab = tuple(int(v) for v in data.meta.get("obs_vocab", ()))
@@ -100,7 +105,7 @@ def _build_cql(run_cfg: RunConfig, data: EpisodeDataset, max_ep_len: int, preset
 
 
 def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cfg: EvalConfig,
-        progress: bool = True, **train_overrides) -> RunDir:
+        progress: bool = True, model_overrides: dict | None = None, **train_overrides) -> RunDir:
     """Train (or resume, or skip if finished) and evaluate one run; returns its folder."""
     spec = get_env_spec(run_cfg.env)
     preset = get_preset(spec.domain, run_cfg.method)
@@ -108,7 +113,7 @@ def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cf
     if data.n_steps == 0:
         raise DatasetError("empty dataset")
     seed_everything(run_cfg.seed)  # the initial weights depend on the seed only
-    model = build_model(run_cfg, data)
+    model = build_model(run_cfg, data, model_overrides)
     train_data = data.delayed() if run_cfg.reward_mode == "delayed" else data
     if run_cfg.method == "pct_bc":
         train_data = train_data.top_fraction(run_cfg.pct)

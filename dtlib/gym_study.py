@@ -53,7 +53,9 @@ class GymStudy:
     delayed: bool  # also train DT (and CQL) on delayed rewards, first env, every dataset (§5.6)
     figure4_points: int  # targets per medium-replay DT in the Figure 4 sweep
     dataset_template: str  # '' = our generated datasets; else e.g. '~/d4rl/{env}_{dataset}-v2.hdf5'
-    threads: int  # torch CPU threads (0: torch's default)
+    threads: int  # torch CPU threads per process (0: torch's default, or the cores shared among the workers)
+    workers: int = 1  # runs trained at once in separate processes (2 on 2 cores: ~1.6x the throughput)
+    cql_precision: str = "fp32"  # CQL forward passes: 'fp32' or 'bf16' (autocast; ~2.4x faster on AMX CPUs)
 
     def run_configs(self) -> list[RunConfig]:
         """Every run: the Table 2/3 grid, then the context-length and delayed-reward ablations."""
@@ -75,6 +77,16 @@ class GymStudy:
                          for ds in self.datasets for s in self.seeds]
         return grid
 
+    def model_overrides(self, run_cfg: RunConfig) -> dict:
+        """Model fields the profile sets: CQL's precision (autocast of its forward passes)."""
+        return {"precision": self.cql_precision} if run_cfg.method == "cql" else {}
+
+    def worker_threads(self) -> int:
+        """torch threads per worker process: `threads`, or the machine's cores shared among the workers."""
+        import os
+
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
+
     def train_overrides(self, run_cfg: RunConfig) -> dict:
         """Steps (per method) and the batch size; warmup scaled with the step budget (10% of it, at most 10k)."""
         steps = self.steps[run_cfg.method]
@@ -88,7 +100,8 @@ class GymStudy:
 def check_params(profile: str, envs: list, datasets: list, methods: list, pcts: list, seeds: list,
                  dt_steps: int, bc_steps: int, cql_steps: int, batch_size: int, eval_episodes: int,
                  eval_every: int, context_ablation: list, delayed: bool, figure4_points: int,
-                 dataset_template: str, threads: int) -> GymStudy:
+                 dataset_template: str, threads: int, workers: int = 1,
+                 cql_precision: str = "fp32") -> GymStudy:
     """The notebook's parameters as a GymStudy; a bad one raises ParameterError naming it."""
     check_choice("profile", profile, ["smoke", "small", "paper"])
     check_list("envs", envs, lambda n, v: check_choice(n, v, GYM_ENVS))
@@ -108,11 +121,13 @@ def check_params(profile: str, envs: list, datasets: list, methods: list, pcts: 
         raise ParameterError(f"dataset_template={dataset_template!r} must be '' or contain '{{env}}' and "
                              "'{dataset}', e.g. '~/d4rl/{env}_{dataset}-v2.hdf5' or 'mujoco/{env}/{dataset}-v0'")
     check_range("threads", threads, 0, 256)
+    check_positive("workers", workers, integer=True)
+    check_choice("cql_precision", cql_precision, ["fp32", "bf16"])
     steps = {"dt": dt_steps, "bc": bc_steps, "pct_bc": bc_steps, "cql": cql_steps}
     return GymStudy(profile, tuple(envs), tuple(datasets), tuple(methods), tuple(float(p) for p in pcts),
                     tuple(int(s) for s in seeds), steps, batch_size, eval_episodes, eval_every,
                     tuple(int(k) for k in context_ablation), bool(delayed), figure4_points, dataset_template,
-                    threads)
+                    threads, int(workers), cql_precision)
 
 
 def dataset_source(study: GymStudy, env: str, dataset: str) -> str:
@@ -135,19 +150,44 @@ def eval_config(study: GymStudy) -> EvalConfig:
     return EvalConfig(episodes=study.eval_episodes)
 
 
+def _train_one(cfg: RunConfig, data: EpisodeDataset, runs_root: str, eval_cfg: EvalConfig, threads: int,
+               model_overrides: dict, train_overrides: dict) -> str:
+    """One run in a worker process (module level so that a spawned process can import it)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return run(cfg, data, runs_root, eval_cfg, progress=False, model_overrides=model_overrides,
+               **train_overrides).path.name
+
+
 def run_sweep(study: GymStudy, runs_root: str | Path, data: dict[tuple[str, str], EpisodeDataset],
               progress: bool = True) -> pd.DataFrame:
-    """Train/evaluate every run (finished runs are reused); one row per evaluation episode, run labels attached."""
+    """Train/evaluate every run (finished runs are reused); one row per evaluation episode, run labels attached.
+
+    With `study.workers > 1` unfinished runs train in that many spawned processes, each seeded by its run
+    config alone, so a run's numbers do not depend on which worker trained it or in which order.
+    """
     import torch
     from tqdm import tqdm
 
+    configs = study.run_configs()
+    if study.workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(study.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_train_one, cfg, data[(cfg.env, cfg.dataset)], str(runs_root),
+                                   eval_config(study), study.worker_threads(), study.model_overrides(cfg),
+                                   study.train_overrides(cfg)) for cfg in configs]
+            for f in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress,
+                          mininterval=10.0):
+                f.result()  # a failed run raises here, naming its error
     if study.threads:
         torch.set_num_threads(study.threads)
     frames = []
-    configs = study.run_configs()
-    for cfg in tqdm(configs, desc="runs", disable=not progress, mininterval=10.0):  # few lines in the HTML
+    for cfg in tqdm(configs, desc="runs", disable=not progress or study.workers > 1, mininterval=10.0):
         r = run(cfg, data[(cfg.env, cfg.dataset)], runs_root, eval_config(study), progress=False,
-                **study.train_overrides(cfg))
+                model_overrides=study.model_overrides(cfg), **study.train_overrides(cfg))
         df = r.evals()
         labels = dataclasses.asdict(cfg)
         df = df.assign(**{k: labels[k] for k in RUN_KEYS}, run=r.path.name)
@@ -253,8 +293,9 @@ def figure4_sweep(study: GymStudy, runs_root: str | Path, data: dict, progress: 
         if (cfg.method, cfg.dataset, cfg.reward_mode, cfg.context_len) != ("dt", "medium-replay", "dense", 0):
             continue
         ds = data[(cfg.env, cfg.dataset)]
-        run_dir = run(cfg, ds, runs_root, eval_config(study), progress=False, **study.train_overrides(cfg))
-        model = load_model(run_dir, build_model(cfg, ds))
+        run_dir = run(cfg, ds, runs_root, eval_config(study), progress=False,
+                      model_overrides=study.model_overrides(cfg), **study.train_overrides(cfg))
+        model = load_model(run_dir, build_model(cfg, ds, study.model_overrides(cfg)))
         ev = evaluate(model, get_env_spec(cfg.env),
                       EvalConfig(episodes=study.eval_episodes, targets=tuple(figure4_targets(ds, study.figure4_points))),
                       progress=progress)

@@ -79,3 +79,30 @@ def test_gym_figures_render_from_tables():
                           "return": [90, 180, 110, 170], "dataset_best": 150.0})
     fig = plots.fig_target_return(sweep)
     assert fig.axes[0].get_xlabel() == "target return"
+
+
+def test_parallel_workers_give_the_same_runs_as_one_process(tmp_path):
+    """Runs trained in 2 spawned worker processes equal those trained in-process (seeded by config only)."""
+    import dataclasses
+
+    hopper_like(n_episodes=6, length=25, seed=0).save(tmp_path / "hopper_medium.npz")
+    base = gym_study.check_params(**{**PARAMS, "datasets": ["medium"], "methods": ["dt", "cql"],
+                                     "context_ablation": [], "delayed": False, "seeds": [0],
+                                     "dataset_template": str(tmp_path / "{env}_{dataset}.npz")})
+    base = dataclasses.replace(base, eval_episodes=1, eval_every=0)
+    data = gym_study.load_datasets(base)
+    one = gym_study.run_sweep(base, tmp_path / "one", data, progress=False)
+    two = gym_study.run_sweep(dataclasses.replace(base, workers=2), tmp_path / "two", data, progress=False)
+    cols = ["run", "target", "episode", "return"]
+    assert one[cols].equals(two[cols])
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(set(one["run"]))
+
+
+def test_cql_precision_enters_the_run_config():
+    study = gym_study.check_params(**{**PARAMS, "methods": ["cql"], "cql_precision": "bf16"})
+    cql = [c for c in study.run_configs() if c.method == "cql"][0]
+    assert study.model_overrides(cql) == {"precision": "bf16"}
+    with pytest.raises(ParameterError, match="cql_precision"):
+        gym_study.check_params(**{**PARAMS, "cql_precision": "fp16"})
+    with pytest.raises(ParameterError, match="workers"):
+        gym_study.check_params(**{**PARAMS, "workers": 0})
