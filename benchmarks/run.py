@@ -137,9 +137,10 @@ class TrainBench:
                 "sample_share": sample_s / wall, "sample_ms_per_step": 1000 * sample_s / steps}
 
 
-def eval_bench(model: torch.nn.Module, parallel: int, episode_steps: int) -> dict:
+def eval_bench(model: torch.nn.Module, parallel: int, episode_steps: int, precision: str = "fp32") -> dict:
     """env-steps/s of one `evaluate` call: `parallel` Hopper episodes in lockstep (env creation included)."""
-    cfg = EvalConfig(episodes=parallel, parallel=parallel, targets=(HOPPER.targets[0],), max_steps=episode_steps)
+    cfg = EvalConfig(episodes=parallel, parallel=parallel, targets=(HOPPER.targets[0],), max_steps=episode_steps,
+                     precision=precision)
     wall0, cpu0 = _clock()
     df = evaluate(model, HOPPER, cfg, env_fn=hopper_env)
     wall, cpu = (a - b for a, b in zip(_clock(), (wall0, cpu0)))
@@ -206,6 +207,9 @@ def run_benchmarks(sizes: Sizes = FULL, threads: tuple[int, ...] = (), out: Path
         "dt_train": lambda: dt(sizes.dt_steps),
         "bc_train": lambda: bc(sizes.bc_steps),
         **{f"eval_{n}": (lambda n=n: eval_bench(eval_model, n, sizes.episode_steps)) for n in sizes.parallel},
+        # the opt-in bf16 autocast (EvalConfig.precision) at the largest batch
+        f"eval_{max(sizes.parallel)}_bf16": lambda: eval_bench(eval_model, max(sizes.parallel), sizes.episode_steps,
+                                                                "bf16"),
         "env": lambda: env_bench(sizes.env_steps),
     }
     raw: dict[str, dict[str, list[dict]]] = {str(t): {name: [] for name in cases} for t in threads}
@@ -286,6 +290,10 @@ def format_table(report: dict) -> str:
             e = res[f"eval_{n}"]
             row(f"eval env-steps/s, {n} parallel", e["env_steps_per_s"], f"{e['cpu_ms_per_lockstep']:.1f} ms/lockstep",
                 "eval_50_env_steps_per_s" if n == 50 else None, "{:.0f}")
+        if f"eval_{hi}_bf16" in res:
+            e = res[f"eval_{hi}_bf16"]
+            row(f"eval env-steps/s, {hi} parallel, bf16", e["env_steps_per_s"],
+                f"{e['cpu_ms_per_lockstep']:.1f} ms/lockstep", None, "{:.0f}")
         row(f"eval speedup, {hi} parallel vs 1", res["eval_parallel_speedup"], "", None, "{:.1f}x")
         row("Hopper env-steps/s (ceiling)", res["env"]["env_steps_per_s"], f"{res['env']['cpu_us_per_step']:.0f} us/step",
             None, "{:.0f}")

@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm  # text bars: no ipywidgets needed, and they read in the HTML reports
 
 from dtlib.specs import EnvSpec
-from dtlib.validate import check_list, check_positive
+from dtlib.validate import check_choice, check_list, check_positive
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,11 @@ class EvalConfig:
     max_steps: int = 0  # cap on episode length; 0 = the spec's max_ep_len
     parallel: int = 100  # episodes stepped together (memory bound for Atari)
     env_kwargs: tuple[tuple[str, Any], ...] = ()  # extra gym.make arguments, e.g. (('seed_graph', 1),)
+    precision: str = "fp32"  # 'bf16': autocast the model's forward passes (opt-in; ~1.7x on AMX CPUs, see README)
 
     def __post_init__(self) -> None:
         check_positive("episodes", self.episodes, integer=True)
+        check_choice("precision", self.precision, ["fp32", "bf16"])
         check_positive("parallel", self.parallel, integer=True)
         if self.targets:
             check_list("targets", list(self.targets))
@@ -136,7 +138,9 @@ def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, genera
     for t in range(max_steps):
         win.push(alive, obs[alive], rtg[alive], t)
         batch = win.batch(alive, device)
-        act = model.act(batch, sample=cfg.sample_actions, generator=generator).cpu().numpy()  # [n_alive, ...]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            act = model.act(batch, sample=cfg.sample_actions, generator=generator)
+        act = (act.float() if act.is_floating_point() else act).cpu().numpy()  # [n_alive, ...]
         win.actions[alive, -1] = act
         still = []
         for j, e in enumerate(alive):

@@ -76,3 +76,23 @@ def test_hopper_rollout_with_a_real_dt_is_deterministic_and_batched():
     b = evaluate(model, get_env_spec("hopper"), cfg)
     assert a.equals(b)
     assert (a["length"] <= 50).all() and a["return"].nunique() == 3  # differently seeded episodes
+
+
+def test_bf16_evaluation_is_opt_in_close_to_fp32_and_checked():
+    """The bf16 autocast path runs the same protocol; a DT's first actions agree with fp32 to bf16 precision."""
+    from dtlib.model import DecisionTransformer, ModelConfig
+
+    torch.manual_seed(0)
+    model = DecisionTransformer(ModelConfig(obs_shape=(11,), act_dim=3, n_layer=1, embed_dim=32))
+    spec = get_env_spec("hopper")
+    fp32, tr32 = evaluate(model, spec, EvalConfig(episodes=2, targets=(3600.0,), max_steps=5), record=True)
+    bf16, tr16 = evaluate(model, spec, EvalConfig(episodes=2, targets=(3600.0,), max_steps=5, precision="bf16"),
+                          record=True)
+    assert list(bf16.columns) == list(fp32.columns) and len(bf16) == 2
+    first32 = np.stack([t["actions"][0] for t in tr32])
+    first16 = np.stack([t["actions"][0] for t in tr16])
+    assert first16.dtype == np.float32
+    np.testing.assert_allclose(first16, first32, atol=0.05)
+    assert not np.array_equal(first16, first32)  # the opt-in really changes the arithmetic
+    with pytest.raises(ParameterError, match="precision"):
+        EvalConfig(precision="fp16")
