@@ -35,12 +35,28 @@ def config_dict(*configs: Any, **extra: Any) -> dict:
     return json.loads(json.dumps(out, default=str))
 
 
+# Config fields added after run folders existed, with the default that reproduces the old behaviour: at that
+# default they are left out of the folder's hash, so existing finished runs stay valid (they are still
+# written to config.json). Add a field here only if its default leaves results unchanged.
+HASH_NEUTRAL = {"EvalConfig": {"precision": "fp32"}}
+
+
+def config_digest(config: dict) -> str:
+    """First 8 hex digits of the sha256 of the config, without hash-neutral fields at their defaults."""
+    view = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}
+    for section, fields in HASH_NEUTRAL.items():
+        for field, default in fields.items():
+            if isinstance(view.get(section), dict) and view[section].get(field, default) == default:
+                view[section].pop(field, None)
+    return hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:8]
+
+
 class RunDir:
     """One training run's folder. The name ends in a hash of its config: a changed config is a new run."""
 
     def __init__(self, root: str | Path, name: str, config: dict):
         self.config = config
-        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+        digest = config_digest(config)
         self.path = Path(root) / f"{name}-{digest}"
         self.path.mkdir(parents=True, exist_ok=True)
         if not self.config_path.exists():

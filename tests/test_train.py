@@ -129,3 +129,16 @@ def test_load_model_restores_trained_weights(tmp_path):
     fresh = load_model(run, small_model(push_dataset(100), seed=123))
     for p, q in zip(model.parameters(), fresh.parameters()):
         assert torch.equal(p, q)
+
+
+def test_hash_neutral_fields_at_their_default_keep_existing_run_folders(tmp_path):
+    """A config field added later (EvalConfig.precision) does not rename old runs at its default; other values do."""
+    from dtlib.results import config_digest
+
+    old = {"EvalConfig": {"episodes": 10}, "TrainConfig": {"steps": 5}}
+    assert config_digest({**old, "EvalConfig": {"episodes": 10, "precision": "fp32"}}) == config_digest(old)
+    assert config_digest({**old, "EvalConfig": {"episodes": 10, "precision": "bf16"}}) != config_digest(old)
+    assert config_digest({**old, "TrainConfig": {"steps": 6}}) != config_digest(old)
+    a = RunDir(tmp_path, "r", {**old, "EvalConfig": {"episodes": 10, "precision": "fp32"}})
+    assert a.path == RunDir(tmp_path, "r", old).path
+    assert '"precision": "fp32"' in a.config_path.read_text()
