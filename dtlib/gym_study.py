@@ -264,19 +264,42 @@ def ablation_table(per_run: pd.DataFrame, env: str) -> pd.DataFrame:
     return out
 
 
-def dt_vs_bc(per_run: pd.DataFrame, dataset: str, reps: int = 2000) -> pd.DataFrame:
-    """DT minus BC (last evaluation) on one dataset, per env and over envs, with a 95% bootstrap interval."""
+def method_gap(per_run: pd.DataFrame, dataset: str, a: str = "dt", b: str = "bc", reps: int = 2000) -> pd.DataFrame:
+    """Method `a` minus method `b` (last evaluation, dense rewards, default K) on one dataset, per env, with a
+    95% bootstrap interval over seeds."""
     from dtlib.stats import difference_ci
 
     df = per_run[(per_run["dataset"] == dataset) & (per_run["reward_mode"] == "dense")
                  & (per_run["context_len"] == 0)]
     rows = []
+    la, lb = LABELS[a], LABELS[b]
     for env, g in df.groupby("env"):
-        a, b = g[g["method"] == "dt"]["last"].to_numpy(), g[g["method"] == "bc"]["last"].to_numpy()
-        if len(a) and len(b):
-            d, lo, hi = difference_ci(a[:, None], b[:, None], reps=reps)
-            rows.append({"env": env, "dataset": dataset, "dt_minus_bc": d, "ci_low": lo, "ci_high": hi,
-                         "verdict": "DT > BC" if lo > 0 else ("BC > DT" if hi < 0 else "no clear difference")})
+        x, y = g[g["method"] == a]["last"].to_numpy(), g[g["method"] == b]["last"].to_numpy()
+        if len(x) and len(y):
+            d, lo, hi = difference_ci(x[:, None], y[:, None], reps=reps)
+            rows.append({"env": env, "dataset": dataset, f"{a}_minus_{b}": d, "ci_low": lo, "ci_high": hi,
+                         "verdict": f"{la} > {lb}" if lo > 0 else (f"{lb} > {la}" if hi < 0 else "no clear difference")})
+    return pd.DataFrame(rows)
+
+
+def dt_vs_bc(per_run: pd.DataFrame, dataset: str, reps: int = 2000) -> pd.DataFrame:
+    """DT minus BC (last evaluation) on one dataset, per env, with a 95% bootstrap interval."""
+    return method_gap(per_run, dataset, "dt", "bc", reps)
+
+
+def delayed_drop(per_run: pd.DataFrame, env: str, method: str, reps: int = 2000) -> pd.DataFrame:
+    """Dense minus delayed reward (last evaluation, default K) per dataset for one method, with a 95% interval."""
+    from dtlib.stats import difference_ci
+
+    df = per_run[(per_run["env"] == env) & (per_run["method"] == method) & (per_run["context_len"] == 0)]
+    rows = []
+    for ds, g in df.groupby("dataset"):
+        dense = g[g["reward_mode"] == "dense"]["last"].to_numpy()
+        delayed = g[g["reward_mode"] == "delayed"]["last"].to_numpy()
+        if len(dense) and len(delayed):
+            d, lo, hi = difference_ci(dense[:, None], delayed[:, None], reps=reps)
+            rows.append({"env": env, "dataset": ds, "method": method, "dense": dense.mean(),
+                         "delayed": delayed.mean(), "drop": d, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows)
 
 
@@ -315,7 +338,8 @@ def figure4_correlation(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdicts(per_run: pd.DataFrame, correlation: pd.DataFrame, env: str = "hopper") -> pd.DataFrame:
-    """The issue's four questions for `env`, each answered 'supports the paper' / 'does not' with its numbers."""
+    """Each claim for `env` (DT vs BC, Figure 4, K, delayed rewards, DT vs CQL, CQL under delayed rewards),
+    answered "supports the paper" / "does not support the paper" with its numbers."""
     rows = []
     gap = dt_vs_bc(per_run[per_run["env"] == env], "medium-replay")
     if len(gap):
@@ -344,7 +368,38 @@ def verdicts(per_run: pd.DataFrame, correlation: pd.DataFrame, env: str = "hoppe
             rows.append({"claim": f"DT barely affected by delayed rewards ({ds}; paper: ≤ 7 points)",
                          "ours": f"dense {dense.iloc[0]:.1f} vs delayed {delayed.iloc[0]:.1f}",
                          "verdict": "supports the paper" if drop <= 10 else "does not support the paper"})
+    rows += _cql_verdicts(per_run, env)
     return pd.DataFrame(rows, columns=["claim", "ours", "verdict"])
+
+
+CQL_MIN_DENSE = 10.0  # a collapse can only show where dense-reward CQL scores at least this (D4RL-normalised)
+
+
+def _cql_verdicts(per_run: pd.DataFrame, env: str) -> list[dict]:
+    """DT vs CQL on dense data (Table 2) and CQL's collapse under delayed rewards (§5.6), when CQL ran."""
+    rows = []
+    t2 = paper.table("table2").set_index(["env", "dataset"])
+    delayed_paper = paper.table("delayed").set_index(["env", "dataset"])
+    ours = per_run[per_run["env"] == env]
+    for ds in sorted(ours["dataset"].unique()):
+        gap = method_gap(ours, ds, "dt", "cql")
+        if len(gap):
+            g = gap.iloc[0]
+            ref = t2.loc[(env, ds)] if (env, ds) in t2.index else None
+            paper_txt = f"; paper: DT {ref['dt']} vs CQL {ref['cql']}" if ref is not None else ""
+            rows.append({"claim": f"DT matches or beats CQL on {ds} (Table 2{paper_txt})",
+                         "ours": f"DT − CQL = {g.dt_minus_cql:.1f} [{g.ci_low:.1f}, {g.ci_high:.1f}] (95% CI)",
+                         "verdict": "supports the paper" if g.ci_high >= 0 else "does not support the paper"})
+    for _, d in delayed_drop(ours, env, "cql").iterrows():
+        ref = delayed_paper.loc[(env, d['dataset'])] if (env, d['dataset']) in delayed_paper.index else None
+        paper_txt = f"; paper: {ref['dense_cql']} → {ref['delayed_cql']}" if ref is not None else ""
+        collapsed = d['ci_low'] > 0 and d['delayed'] <= 0.5 * d['dense'] and d['dense'] >= CQL_MIN_DENSE
+        note = "" if d['dense'] >= CQL_MIN_DENSE else f"; dense CQL below {CQL_MIN_DENSE:.0f}, too weak to show a collapse"
+        rows.append({"claim": f"CQL collapses with delayed rewards ({d['dataset']}{paper_txt})",
+                     "ours": f"dense {d['dense']:.1f} vs delayed {d['delayed']:.1f}, drop {d['drop']:.1f} "
+                             f"[{d['ci_low']:.1f}, {d['ci_high']:.1f}]{note}",
+                     "verdict": "supports the paper" if collapsed else "does not support the paper"})
+    return rows
 
 
 def dataset_table(data: dict[tuple[str, str], EpisodeDataset]) -> pd.DataFrame:

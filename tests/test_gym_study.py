@@ -106,3 +106,34 @@ def test_cql_precision_enters_the_run_config():
         gym_study.check_params(**{**PARAMS, "cql_precision": "fp16"})
     with pytest.raises(ParameterError, match="workers"):
         gym_study.check_params(**{**PARAMS, "workers": 0})
+
+
+def _per_run(rows):
+    import pandas as pd
+
+    out = []
+    for method, mode, scores in rows:
+        for seed, s in enumerate(scores):
+            out.append({"env": "hopper", "dataset": "medium-expert", "method": method, "pct": 1.0, "context_len": 0,
+                        "reward_mode": mode, "seed": seed, "run": f"{method}-{mode}-{seed}", "last": s, "best": s})
+    return pd.DataFrame(out)
+
+
+def test_cql_verdicts_read_the_numbers():
+    collapse = _per_run([("dt", "dense", [60, 61, 62]), ("cql", "dense", [50, 52, 54]),
+                         ("cql", "delayed", [2, 3, 4])])
+    drop = gym_study.delayed_drop(collapse, "hopper", "cql", reps=200).iloc[0]
+    assert drop["dense"] == 52 and drop["delayed"] == 3 and drop["drop"] == 49 and drop["ci_low"] > 0
+    v = gym_study.verdicts(collapse, gym_study.pd.DataFrame(columns=["env", "spearman_rho", "targets"]))
+    by_claim = dict(zip(v["claim"], v["verdict"]))
+    assert by_claim["DT matches or beats CQL on medium-expert (Table 2; paper: DT 107.6 vs CQL 111.0)"] \
+        == "supports the paper"
+    assert by_claim["CQL collapses with delayed rewards (medium-expert; paper: 111.0 → 9.0)"] == "supports the paper"
+    # CQL far better than DT, and no collapse: both claims are then not supported
+    other = _per_run([("dt", "dense", [10, 11, 12]), ("cql", "dense", [50, 52, 54]), ("cql", "delayed", [50, 51, 53])])
+    v = gym_study.verdicts(other, gym_study.pd.DataFrame(columns=["env", "spearman_rho", "targets"]))
+    assert set(v["verdict"]) == {"does not support the paper"}
+    # dense CQL too weak to show a collapse: says so
+    weak = _per_run([("cql", "dense", [1, 2, 3]), ("cql", "delayed", [0, 0, 0])])
+    v = gym_study.verdicts(weak, gym_study.pd.DataFrame(columns=["env", "spearman_rho", "targets"]))
+    assert v["ours"].iloc[0].endswith("too weak to show a collapse") and v["verdict"].iloc[0] == "does not support the paper"
