@@ -149,7 +149,7 @@ def fig_gym_scores(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def fig_target_return(sweep: pd.DataFrame) -> Figure:
+def fig_target_return(sweep: pd.DataFrame, panel: str = "medium-replay") -> Figure:
     """Figure 4 analog: achieved vs target return (mean ± std over seeds), the diagonal and the data's best.
 
     `sweep`: rows of `gym_study.figure4_sweep` (env, seed, target, return, dataset_best).
@@ -167,7 +167,7 @@ def fig_target_return(sweep: pd.DataFrame) -> Figure:
         ax.axvline(part["dataset_best"].iloc[0], color="tab:red", ls=":", label="best episode in the data")
         ax.set_xlabel("target return")
         ax.set_ylabel("achieved return")
-        ax.set_title(f"{env} medium-replay")
+        ax.set_title(f"{env} {panel}")
         ax.legend(fontsize=8)
     fig.suptitle("Achieved vs target return (Figure 4 analog)")
     fig.tight_layout()

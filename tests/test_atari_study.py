@@ -1,0 +1,141 @@
+"""The Atari study: parameters checked before any work, the grid as data, tables on tiny fake and real runs."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dtlib import atari_study
+from dtlib.data.episodes import EpisodeDataset
+from dtlib.validate import ParameterError
+
+PARAMS = dict(profile="smoke", games=["pong"], dataset_source="build", behaviour_steps=2000,
+              behaviour_learning_starts=1000, replay_steps=500_000, data_seed=0, methods=["dt", "bc", "pct_bc"],
+              pcts=[0.1, 0.25], seeds=[0, 1], dt_steps=3, bc_steps=2, batch_size=2, context_len=4,
+              context_ablation=[1], n_layer=1, n_head=1, embed_dim=8, eval_episodes=2, max_eval_steps=30,
+              figure4_targets={"pong": [-21, 0, 20]}, threads=1)
+
+
+def frames_dataset(returns=(-21.0, -20.0, -19.0), length: int = 12, n_actions: int = 6, seed: int = 0):
+    """Episodes of random 84x84 frames (stacked by 4 on read) whose rewards sum to `returns`."""
+    rng = np.random.default_rng(seed)
+    n = len(returns) * length
+    rewards = np.zeros(n, np.float32)
+    rewards[np.arange(len(returns)) * length] = returns
+    return EpisodeDataset(observations=rng.integers(0, 256, (n, 84, 84), dtype=np.uint8),
+                          actions=rng.integers(0, n_actions, n), rewards=rewards,
+                          terminals=np.arange(n) % length == length - 1, timeouts=np.zeros(n, bool),
+                          starts=np.arange(len(returns)) * length, frame_stack=4,
+                          meta={"n_actions": n_actions, "source": "test"})
+
+
+def test_the_grid_is_data():
+    study = atari_study.check_params(**PARAMS)
+    cfgs = study.run_configs()
+    # (dt, bc, 2 x %BC) x 2 seeds + K=1 x 2 seeds
+    assert len(cfgs) == 8 + 2 and len({c.name for c in cfgs}) == len(cfgs)
+    assert {c.context_len for c in cfgs} == {4, 1} and {c.dataset for c in cfgs} == {"dqn-build"}
+    assert sorted(c.pct for c in cfgs if c.method == "pct_bc") == [0.1, 0.1, 0.25, 0.25]
+    dt = next(c for c in cfgs if c.method == "dt" and c.context_len == 4)
+    bc = next(c for c in cfgs if c.method == "bc")
+    k1 = next(c for c in cfgs if c.context_len == 1)
+    assert study.eval_config(dt).targets == (-21.0, 0.0, 20.0) and study.eval_config(dt).sample_actions
+    assert study.eval_config(bc).targets == (20.0,) and study.eval_config(k1).targets == (20.0,)
+    assert study.train_overrides(bc, 100)["steps"] == 2 and study.train_overrides(dt, 100)["steps"] == 3
+    paper_steps = atari_study.check_params(**{**PARAMS, "dt_steps": 0, "batch_size": 0})
+    assert paper_steps.train_overrides(dt, 500_000) == {**paper_steps.train_overrides(dt, 500_000), "steps": 4883,
+                                                        "batch_size": 512}  # Pong: 5 epochs at batch 512
+    # K=0 means the paper's K (Pong 50); an ablation K equal to it adds no runs
+    paper_k = atari_study.check_params(**{**PARAMS, "context_len": 0, "context_ablation": [50, 1]})
+    assert paper_k.k("pong") == 50 and len(paper_k.run_configs()) == 10
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"games": ["pacman"]}, "games='pacman'"), ({"games": ["pong", "pong"]}, "repeats"),
+    ({"methods": ["bc"]}, "must include 'dt'"), ({"methods": ["dt", "cql"]}, "methods='cql'"),
+    ({"dataset_source": "/nonexistent/dqn"}, "replay_logs"), ({"dataset_source": ""}, "dataset_source"),
+    ({"dt_steps": -1}, "dt_steps=-1"), ({"batch_size": 1.5}, "batch_size"), ({"embed_dim": 10, "n_head": 4}, "multiple of n_head"),
+    ({"pcts": [1.0]}, "pcts=1.0"), ({"context_ablation": [0]}, "context_ablation"),
+    ({"figure4_targets": {"mario": [1]}}, "figure4_targets='mario'"), ({"figure4_targets": [20]}, "dict"),
+    ({"behaviour_learning_starts": 5000}, "behaviour_learning_starts"), ({"profile": "big"}, "profile='big'")])
+def test_bad_parameters_are_named_before_any_work(bad, match):
+    with pytest.raises(ParameterError, match=match):
+        atari_study.check_params(**{**PARAMS, **bad})
+
+
+def test_a_dqn_replay_folder_is_accepted_when_the_game_is_there(tmp_path):
+    (tmp_path / "Pong" / "1" / "replay_logs").mkdir(parents=True)
+    study = atari_study.check_params(**{**PARAMS, "dataset_source": str(tmp_path)})
+    assert study.source_label == "dqn-replay" and "DQN-replay run 1" in atari_study.deviations(study)[0]
+
+
+def fake_evals() -> pd.DataFrame:
+    """Eval rows as run_sweep returns them: DT beats BC and %BC, K=1 is worse, returns follow the targets."""
+    rows = []
+
+    def add(method, pct, k, seed, target, ret, step=3):
+        for ep in range(2):
+            rows.append({"step": step, "target": target, "episode": ep, "episode_seed": 10_000 + ep, "seed": seed, "return": ret + ep,
+                         "normalized_score": 100 * (ret + ep + 21) / 36, "length": 800, "game": "pong",
+                         "method": method, "pct": pct, "K": k, "run": f"{method}{pct}-K{k}-s{seed}"})
+
+    for s in (0, 1):
+        for t in (-21.0, 0.0, 20.0):
+            add("dt", 1.0, 4, s, t, -15.0 + t / 4 + s)
+        add("dt", 1.0, 4, s, 20.0, -99.0, step=1)  # an earlier evaluation: ignored (last step only)
+        add("bc", 1.0, 4, s, 20.0, -20.0 + s * 0.5)
+        add("pct_bc", 0.1, 4, s, 20.0, -21.0)
+        add("dt", 1.0, 1, s, 20.0, -19.0)
+    return pd.DataFrame(rows)
+
+
+def test_tables_on_fake_runs():
+    per_run = atari_study.run_scores(fake_evals())
+    assert len(per_run) == 2 * (3 + 1 + 1 + 1) and (per_run["episodes"] == 2).all()
+    ks = {"pong": 4}
+    t1 = atari_study.table1(per_run, ks)
+    assert list(t1["method"]) == ["DT", "BC"] and (t1["seeds"] == 2).all()
+    assert t1.loc[0, "return_mean"] == pytest.approx(-15.0 + 5 + 0.5 + 0.5)  # episodes +0.5, seeds +0.5
+    assert t1.loc[0, "paper_score"] == 106.1 and t1.loc[1, "paper_return"] == 9.7
+    t4 = atari_study.table4(per_run, ks)
+    assert list(t4["method"]) == ["DT", "10%BC", "BC"] and t4.loc[1, "paper_score"] == 2.5
+    t5 = atari_study.table5(per_run, ks)
+    assert list(t5["K"]) == [4, 1] and list(t5["paper_score"]) == [106.1, 2.5] and list(t5["paper_K"]) == [50, 1]
+    data = {"pong": frames_dataset()}
+    fig4 = atari_study.figure4(per_run, data, ks)
+    assert len(fig4) == 6 and (fig4["dataset_best"] == -19.0).all()
+    corr = atari_study.figure4_correlation(fig4)
+    assert corr.loc[0, "spearman_rho"] == pytest.approx(1.0)
+    v = atari_study.verdicts(per_run, data, corr, ks)
+    verdict = dict(zip(v["claim"].str.split(" \\(").str[0], v["verdict"]))
+    assert verdict["DT beats BC"] == "supports the paper"
+    assert verdict["DT beats every %BC"] == "supports the paper"
+    assert verdict["longer context helps"] == "supports the paper"
+    assert verdict["achieved return rises with the target"] == "supports the paper"
+    assert verdict["the data holds a spread of returns to condition on"].startswith("too narrow")
+    assert atari_study.dataset_table(data).loc[0, "return_max"] == -19.0
+
+
+def test_built_datasets_are_cached_and_the_tiny_sweep_runs(tmp_path, monkeypatch):
+    from dtlib.data import atari_build
+
+    monkeypatch.setenv("DTLIB_DATA", str(tmp_path / "data"))
+    calls = []
+
+    def fake_build(cfg, progress=False):
+        calls.append(cfg)
+        return frames_dataset(seed=len(calls))
+
+    monkeypatch.setattr(atari_build, "build_atari_dataset", fake_build)
+    study = atari_study.check_params(**{**PARAMS, "seeds": [0], "pcts": [0.4], "figure4_targets": {}})
+    data = atari_study.load_datasets(study)
+    again = atari_study.load_datasets(study)
+    assert len(calls) == 1 and np.array_equal(data["pong"].observations, again["pong"].observations)
+    assert calls[0].total_steps == 2000 and calls[0].learning_starts == 1000
+    evals = atari_study.run_sweep(study, tmp_path / "runs", data, progress=False)
+    per_run = atari_study.run_scores(evals)
+    assert set(per_run["method"]) == {"dt", "bc", "pct_bc"} and (per_run["length"] <= 30).all()
+    ks = atari_study.study_ks(study)
+    assert len(atari_study.table1(per_run, ks)) == 2 and len(atari_study.table5(per_run, ks)) == 2
+    evals2 = atari_study.run_sweep(study, tmp_path / "runs", again, progress=False)  # finished runs reused
+    assert evals2["return"].equals(evals["return"])
