@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -39,6 +39,9 @@ STATE_FILE = ".pipeline_state.json"
 PARTIAL_DIR = "partial"  # partially executed notebooks of failed runs; never mistaken for finished ones
 KERNEL_NAME = "dtlib-pipeline"
 LOG_DIR = "logs"  # the kernel process's own stdout/stderr (C-level prints, warnings), one file per notebook
+ALL_EARLIER = "*"  # `needs: ["*"]` = every earlier notebook (a new upstream notebook joins by itself)
+SUMMARY_KEY = "summary"  # the notebook whose HTML section (SUMMARY_SECTION) the index leads with
+SUMMARY_SECTION = "summary/section.html"  # written by dtlib.summary.write_section, relative to reports/<profile>/
 
 
 class NotebookFailed(RuntimeError):
@@ -78,15 +81,17 @@ def discover(directory: Path | None = None) -> list[Notebook]:
         found.append(Notebook(path=path, number=match.group(1), key=match.group(2),
                               purpose=str(meta.get("purpose", "")), needs=tuple(meta.get("needs", []))))
     found.sort(key=lambda nb: (nb.number, nb.key))
-    seen: set[str] = set()
-    for nb in found:
+    seen: list[str] = []
+    for i, nb in enumerate(found):
         if nb.key in seen:
             raise ParameterError(f"{nb.name}: notebook key {nb.key!r} is used twice")
+        if ALL_EARLIER in nb.needs:  # e.g. the summary: it reads every earlier notebook's tables
+            found[i] = nb = replace(nb, needs=tuple(seen))
         for need in nb.needs:
             if need not in seen:
                 raise ParameterError(f"{nb.name}: needs {need!r}, which is not an earlier notebook; "
                                      f"earlier ones are {sorted(seen)}")
-        seen.add(nb.key)
+        seen.append(nb.key)
     return found
 
 
@@ -286,9 +291,7 @@ def write_index(out_dir: Path, profile: Profile, notebooks: list[Notebook], keys
     rows = []
     for nb in notebooks:
         last = state.get("notebooks", {}).get(nb.key, {})
-        status = last.get("status", "not run")
-        if status == "done" and not is_up_to_date(nb, keys[nb.key], state, out_dir):
-            status = "stale"
+        status = notebook_status(nb, keys, state, out_dir)
         link = f'{nb.name}.html' if status in ("done", "stale") else f"{PARTIAL_DIR}/{nb.name}.html"
         exists = (out_dir / link).exists()
         name = f'<a href="{html.escape(link)}">{html.escape(nb.name)}</a>' if exists else html.escape(nb.name)
@@ -298,8 +301,9 @@ def write_index(out_dir: Path, profile: Profile, notebooks: list[Notebook], keys
                     f'<td>{html.escape(status)}{error}</td><td>{wall}</td><td>{html.escape(profile.name)}</td>'
                     f'<td><code>{html.escape(last.get("commit", ""))}</code></td>'
                     f'<td>{html.escape(last.get("finished", ""))}</td></tr>')
+    summary = summary_section(out_dir, profile, notebooks, keys, state)
     deviations = []
-    for nb in notebooks:
+    for nb in notebooks if not summary.gathered else []:  # the summary gathers them all into one list
         path = out_dir / "deviations" / f"{nb.key}.json"
         if path.exists():
             items = "".join(f"<li>{_inline_code(item)}</li>" for item in io.read_json(path).get("items", []))
@@ -316,21 +320,60 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid 
 tr.done td:nth-child(3) {{ color: #070; }} tr.failed td:nth-child(3) {{ color: #b00; }}
 tr.stale td:nth-child(3), tr.not-run td:nth-child(3) {{ color: #a60; }}
 .smoke {{ color: #b00; font-weight: bold; font-size: 1.4em; }}
+.summary-note {{ color: #a60; font-weight: bold; }}
 </style></head><body>
 <h1>Decision Transformer replication — profile <code>{html.escape(profile.name)}</code></h1>
 {smoke}<p>{html.escape(profile.description)} Budget: {html.escape(budget)}.</p>
 <p>Index written {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} at commit <code>{html.escape(git_commit())}</code>.
 Regenerate: <code>make reproduce PROFILE={html.escape(profile.name)}</code>.</p>
+{summary.html}
+<h2>Notebook reports</h2>
 <table><tr><th>notebook</th><th>purpose</th><th>status</th><th>wall time</th><th>profile</th><th>commit</th><th>finished</th></tr>
 {''.join(rows)}
 </table>
 <h2>Tables (CSV)</h2><ul>{table_links or '<li>none yet</li>'}</ul>
-<h2>Deviations from the paper</h2>{''.join(deviations) or '<p>none recorded yet</p>'}
+{'' if summary.gathered else '<h2>Deviations from the paper</h2>' + (''.join(deviations) or '<p>none recorded yet</p>')}
 </body></html>
 """
     path = out_dir / "index.html"
     io.write_text(path, page)
     return path
+
+
+def notebook_status(nb: Notebook, keys: dict[str, str], state: dict[str, Any], out_dir: Path) -> str:
+    """done, stale (its last successful run had another key or lost an output), failed or not run."""
+    status = state.get("notebooks", {}).get(nb.key, {}).get("status", "not run")
+    if status == "done" and not is_up_to_date(nb, keys[nb.key], state, out_dir):
+        status = "stale"
+    return status
+
+
+@dataclass(frozen=True)
+class SummarySection:
+    """What the index leads with: the summary notebook's HTML section, or a line saying why it is missing."""
+
+    html: str  # HTML to place first in the index
+    gathered: bool  # True when the section holds the gathered deviations list (the index then omits its own)
+
+
+def summary_section(out_dir: Path, profile: Profile, notebooks: list[Notebook], keys: dict[str, str],
+                    state: dict[str, Any]) -> SummarySection:
+    """The summary section (SUMMARY_SECTION) with a warning when it is older than the latest results."""
+    nb = next((n for n in notebooks if n.key == SUMMARY_KEY), None)
+    path = out_dir / SUMMARY_SECTION
+    if nb is None and not path.exists():
+        return SummarySection("", False)
+    command = f"make reproduce PROFILE={html.escape(profile.name)}"
+    if not path.exists():
+        name = html.escape(nb.name)
+        return SummarySection(f'<section id="summary"><h2>Summary</h2><p class="summary-note">The summary '
+                              f"({name}) has not run at this profile yet: <code>{command}</code> writes it "
+                              "after the experiment notebooks.</p></section>", False)
+    status = notebook_status(nb, keys, state, out_dir) if nb is not None else "done"
+    note = "" if status == "done" else (
+        f'<p class="summary-note">This summary is {html.escape(status)}: it was computed from earlier results '
+        f"than the notebooks below may now hold; <code>{command}</code> refreshes it.</p>")
+    return SummarySection(note + path.read_text(), True)
 
 
 def _inline_code(text: str) -> str:

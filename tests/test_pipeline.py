@@ -195,3 +195,50 @@ def test_bad_parameter_through_papermill_fails_fast_naming_it(tmp_path, monkeypa
     assert len(message.splitlines()) == 1 and time.perf_counter() - start < 60
     assert "ParameterError: profile='nosuchprofile' is not allowed; choose one of ['paper', 'small', 'smoke']" in message
     assert "00_environment" in message and str(tmp_path / "partial" / "00_environment.ipynb") in message
+
+
+def test_needs_star_is_every_earlier_notebook_and_follows_their_keys(project):
+    make_notebook(project / "notebooks" / "90_summary.ipynb", 'profile: str = "small"  # profile', ["1"],
+                  needs=["*"])
+    nbs = pipeline.discover()
+    assert nbs[-1].needs == ("a", "b", "c")
+    keys = pipeline.staleness_keys(nbs, load_profile("tiny"))
+    path = project / "notebooks" / "20_c.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].source += "\n# edited"
+    nbformat.write(nb, path)
+    edited = pipeline.staleness_keys(pipeline.discover(), load_profile("tiny"))
+    assert edited["summary"] != keys["summary"] and edited["a"] == keys["a"]  # an upstream edit reruns the summary
+    assert [nb.name for nb in pipeline.upstream_closure(nbs, pipeline.select(nbs, "summary"))] == \
+        ["00_a", "10_b", "20_c", "90_summary"]
+
+
+SUMMARY_CELL = ('from dtlib import io\nfrom dtlib.paths import reports_dir\n'
+                'io.write_text(reports_dir(profile) / "summary" / "section.html", '
+                '"<section id=\\"summary\\"><h2>Summary: claims</h2><p>n=" + str(n) + "</p></section>")')
+
+
+def test_index_leads_with_the_summary_then_links_each_report(project, capsys):
+    make_notebook(project / "notebooks" / "90_summary.ipynb", 'profile: str = "small"  # profile\nn: int = 1  # n',
+                  [SUMMARY_CELL], needs=["*"])
+    status, out, _ = run(capsys, only="a")  # the summary has not run yet: the index says so first
+    index = (project / "reports" / "tiny" / "index.html").read_text()
+    assert status == 0 and "The summary (90_summary) has not run at this profile yet" in index
+    assert index.index('id="summary"') < index.index("<h2>Notebook reports</h2>")
+    assert "<h2>Deviations from the paper</h2>" in index  # no summary: the index lists them itself
+
+    status, out, _ = run(capsys)
+    index = (project / "reports" / "tiny" / "index.html").read_text()
+    assert status == 0 and executed(out) == ["10_b", "20_c", "90_summary"]
+    assert index.index("<h2>Summary: claims</h2><p>n=1</p>") < index.index("<h2>Notebook reports</h2>")
+    assert all(f'href="{n}.html"' in index for n in ("00_a", "10_b", "20_c", "90_summary"))
+    assert "<h2>Deviations from the paper</h2>" not in index  # the summary section gathers them
+    assert "This summary is" not in index
+
+    path = project / "notebooks" / "20_c.ipynb"  # an upstream change: the kept summary is marked stale
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].source += "\n# edited"
+    nbformat.write(nb, path)
+    status, out, _ = run(capsys, only="c")
+    index = (project / "reports" / "tiny" / "index.html").read_text()
+    assert executed(out) == ["20_c"] and "This summary is stale" in index and "n=1" in index
