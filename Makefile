@@ -31,8 +31,10 @@ reproduce: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
+# After the smoke pipeline: open its index and every report in headless Chromium (skips when none is installed).
 test: unit
 	$(PY) -m dtlib.pipeline --profile smoke
+	$(PY) -m pytest -q -m browser tests/test_browser.py
 
 # The notebooks' kernelspec is `dtlib` (this .venv); root (e.g. in a container) needs --allow-root.
 lab: $(STAMP)
