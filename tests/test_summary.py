@@ -127,11 +127,16 @@ def keydoor_tables(dt: float) -> dict[str, pd.DataFrame]:
     return {"keydoor_per_seed": per_seed, "keydoor_table6": table6}
 
 
-def test_keydoor_needs_dt_above_cql_and_random(home, cfg):
-    assert by_claim(summary.claims(keydoor_tables(60.0), cfg))[
-        ("Key-to-Door credit assignment", "Key-to-Door")]["verdict"] == summary.SUPPORTED
-    row = by_claim(summary.claims(keydoor_tables(2.0), cfg))[("Key-to-Door credit assignment", "Key-to-Door")]
-    assert row["verdict"] == summary.NOT_SUPPORTED and "DT − random" in row["evidence"]  # above CQL, not random
+def test_keydoor_needs_dt_above_cql_and_level_with_pct_bc(home, cfg):
+    key = ("Key-to-Door credit assignment", "Key-to-Door")
+    assert by_claim(summary.claims(keydoor_tables(88.0), cfg))[key]["verdict"] == summary.SUPPORTED
+    row = by_claim(summary.claims(keydoor_tables(8.0), cfg))[key]  # above CQL and random, far below %BC
+    assert row["verdict"] == summary.NOT_SUPPORTED and "DT − %BC = -82.0" in row["evidence"]
+    no_pct = keydoor_tables(8.0)
+    no_pct["keydoor_per_seed"] = no_pct["keydoor_per_seed"].query("method != '%BC'")
+    assert by_claim(summary.claims(no_pct, cfg))[key]["verdict"] == summary.SUPPORTED  # then DT − random decides
+    no_pct["keydoor_per_seed"]["success_%"] = no_pct["keydoor_per_seed"]["success_%"].clip(upper=2.0)
+    assert by_claim(summary.claims(no_pct, cfg))[key]["verdict"] == summary.NOT_SUPPORTED
     t6 = summary.side_by_side("table6", keydoor_tables(60.0))
     dt = t6[(t6["trajectories"] == 1000) & (t6["method"] == "DT")].iloc[0]
     assert dt["paper"] == 71.8 and dt["ours"] == 61.0 and dt["note"] == ""
@@ -167,7 +172,8 @@ def test_atari_rows_come_from_atari_tables(home, cfg):
 def test_table2_side_by_side_paper_peers_ours(home):
     t2 = pd.DataFrame([{"env": "hopper", "dataset": "medium", "method": m, "last_mean": v, "last_std": 1.0,
                         "best_mean": v, "best_std": 1.0, "seeds": 3, "paper": 0.0, "corl_last": 0.0,
-                        "d3rlpy_final": 0.0} for m, v in (("DT", 50.0), ("CQL", 40.0), ("BC", 45.0))])
+                        "d3rlpy_final": 0.0} for m, v in (("DT", 50.0), ("CQL", 40.0), ("BC", 45.0), ("10%BC", 48.0),
+                                                          ("50%BC", 47.0))])
     df = summary.side_by_side("table2", {"gym_table2": t2})
     row = lambda env, m: df[(df["env"] == env) & (df["dataset"] == "medium") & (df["method"] == m)].iloc[0]  # noqa
     assert row("hopper", "DT")["ours"] == 50.0 and row("hopper", "DT")["paper"] == 67.6
@@ -177,6 +183,12 @@ def test_table2_side_by_side_paper_peers_ours(home):
     shown = summary.display_table(df)
     assert "50.0 ± 1.0 (3 seeds)" in set(shown["ours"]) and "67.6 ± 1.0" in set(shown["paper"])
     assert list(df["dataset"].drop_duplicates()) == ["medium-expert", "medium", "medium-replay"]  # the paper's order
+    assert not df["method"].str.endswith("%BC").any()  # Table 2 has no %BC column
+    t3 = summary.side_by_side("table3", {"gym_table2": t2})
+    hop = t3[(t3["env"] == "hopper") & (t3["dataset"] == "medium")].set_index("method")
+    assert hop.loc["10%BC", "ours"] == 48.0 and hop.loc["10%BC", "paper"] == 65.9
+    assert hop.loc["50%BC", "ours"] == 47.0 and np.isnan(hop.loc["50%BC", "paper"])  # ours beyond the paper's
+    assert hop.loc["25%BC", "note"] == summary.NOT_RUN and "CQL" not in hop.index
 
 
 def test_figures_drawn_from_tables_and_section_links_them(home, cfg):
