@@ -694,8 +694,8 @@ def deviations(cfg: SummaryConfig) -> list[str]:
 # ------------------------------------------------------------------------------------------------- HTML
 STYLE = """<style>
 .dtlib-summary table { border-collapse: collapse; margin: .5em 0 1.2em; font-size: .9em; }
-.dtlib-summary td, .dtlib-summary th { border: 1px solid #ccc; padding: .25em .5em; text-align: left;
-  vertical-align: top; }
+.dtlib-summary table.dt-table td, .dtlib-summary table.dt-table th { border: 1px solid #ccc;
+  padding: .25em .5em; text-align: left; vertical-align: top; }  /* beats JupyterLab's right-aligned cells */
 .dtlib-summary .supported { color: #070; font-weight: bold; } .dtlib-summary .not-supported { color: #b00;
   font-weight: bold; } .dtlib-summary .not-run, .dtlib-summary tr.absent td { color: #888; }
 .dtlib-summary figure { display: inline-block; margin: .5em 1em .5em 0; max-width: 100%; }
@@ -713,7 +713,7 @@ def _table(header: list[str], rows: list[list[str]], row_class: list[str] | None
     head = "".join(f"<th>{h}</th>" for h in header)
     body = "".join(f'<tr class="{(row_class or [""] * len(rows))[i]}">' + "".join(f"<td>{c}</td>" for c in r)
                    + "</tr>" for i, r in enumerate(rows))
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f'<table class="dt-table"><tr>{head}</tr>{body}</table>'
 
 
 def claims_html(df: pd.DataFrame) -> str:

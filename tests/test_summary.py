@@ -208,3 +208,12 @@ def test_figures_drawn_from_tables_and_section_links_them(home, cfg):
     assert page.index("<h3>Claims</h3>") < page.index("<h3>Figures</h3>") < page.index("Deviations from the paper")
     inline = summary.figures_html(figs, PROFILE, inline=True)
     assert 'src="data:image/png;base64,' in inline and "not run at this profile" in inline
+
+
+def test_summary_notebook_needs_every_earlier_notebook():
+    """Any upstream change (a new result, a new notebook such as 40_atari) makes the summary stale."""
+    from dtlib import pipeline
+
+    nbs = pipeline.discover()
+    last = nbs[-1]
+    assert last.key == "summary" and last.needs == tuple(nb.key for nb in nbs[:-1])
