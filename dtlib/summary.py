@@ -35,7 +35,7 @@ import pandas as pd
 from dtlib import io, paper
 from dtlib.paths import git_commit, reports_dir
 from dtlib.pipeline import SUMMARY_SECTION, discover
-from dtlib.stats import difference_ci
+from dtlib.stats import difference_ci, mean, stratified_bootstrap_ci
 from dtlib.validate import ParameterError, check_choice, check_positive
 
 NOT_RUN = "not run at this profile"
@@ -417,9 +417,36 @@ def claim_conditioning_atari(tables: dict, cfg: SummaryConfig) -> dict:
     return _conditioning(_get(tables, "atari_figure4"), "game", "Atari", "atari_figure4", cfg)
 
 
+def claim_graph(tables: dict, cfg: SummaryConfig) -> dict:
+    args = ("Shortest paths from random walks", "Graph",
+            "trained on random walks and conditioned on the best return at each node, DT walks shortest paths "
+            "(Figures 2 and 6)",
+            "supported when DT reaches the goal from ≥ 90% of starts and its steps / shortest steps (same starts) "
+            "have an interval high end ≤ 1.2", "graph_path_summary")
+    numbers = "Figure 6: DT's histogram matches the shortest paths'; no numbers published"
+    summ = _get(tables, "graph_path_summary")
+    dt = summ[(summ["kind"] == "DT") & (summ["seed"].astype(str) != "all")] if summ is not None else None
+    if dt is None or not len(dt):
+        return _row(*args, paper_numbers=numbers)
+    ratio = dt["ratio"].to_numpy(dtype=float)
+    reached = float(dt["reached_%"].mean())
+    walks = summ[summ["kind"] == "random walk"]
+    if not np.isfinite(ratio).all():  # a seed that never reached the goal has no ratio
+        return _row(*args, paper_numbers=numbers, measure="DT steps / shortest steps", verdict=NOT_SUPPORTED,
+                    evidence=f"DT reached the goal from {reached:.0f}% of starts; a seed never reached it")
+    est, lo, hi = stratified_bootstrap_ci(ratio[:, None], mean, reps=cfg.bootstrap_reps)
+    r = {"estimate": est, "ci_low": lo, "ci_high": hi, "runs": f"{len(ratio)} seed(s)"}
+    rw = (f"; random walks reach it in {walks['reached_%'].iloc[0]:.0f}% of walks, "
+          f"{walks['mean_steps_reached'].iloc[0]:.1f} steps when they do" if len(walks) else "")
+    return _row(*args, paper_numbers=numbers, measure="DT steps / shortest steps, same starts", result=r,
+                verdict=SUPPORTED if reached >= 90 and hi <= 1.2 else NOT_SUPPORTED,
+                evidence=f"ratio = {est:.3f} [{lo:.3f}, {hi:.3f}]; DT reached the goal from {reached:.0f}% of starts{rw}")
+
+
 CLAIMS: list[Callable[[dict, SummaryConfig], dict]] = [
     claim_d4rl_td, claim_low_quality_bc, claim_conditioning_d4rl, claim_conditioning_atari, claim_context_d4rl,
     claim_context_atari, claim_delayed, claim_keydoor, claim_pct_bc_d4rl, claim_pct_bc_atari, claim_atari_table1,
+    claim_graph,
 ]
 
 

@@ -217,3 +217,21 @@ def test_summary_notebook_needs_every_earlier_notebook():
     nbs = pipeline.discover()
     last = nbs[-1]
     assert last.key == "summary" and last.needs == tuple(nb.key for nb in nbs[:-1])
+
+
+def test_graph_claim_from_the_path_summary(cfg):
+    def summary_table(reached: float, ratios: list[float]) -> dict[str, pd.DataFrame]:
+        rows = [{"kind": "random walk", "seed": "—", "paths": 100, "reached_%": 47.0, "mean_steps_reached": 4.2,
+                 "mean_shortest_same_starts": np.nan, "ratio": np.nan}]
+        rows += [{"kind": "DT", "seed": str(i), "paths": 50, "reached_%": reached, "mean_steps_reached": 3.0 * r,
+                  "mean_shortest_same_starts": 3.0, "ratio": r} for i, r in enumerate(ratios)]
+        rows.append({**rows[-1], "seed": "all"})  # the pooled row is not a seed
+        return {"graph_path_summary": pd.DataFrame(rows)}
+
+    key = ("Shortest paths from random walks", "Graph")
+    good = by_claim(summary.claims(summary_table(100.0, [1.0, 1.02, 1.05]), cfg))[key]
+    assert good["verdict"] == summary.SUPPORTED and good["runs"] == "3 seed(s)"
+    assert good["estimate"] == pytest.approx(1.0233, abs=1e-3) and "random walks reach it in 47%" in good["evidence"]
+    assert by_claim(summary.claims(summary_table(60.0, [1.0, 1.0, 1.0]), cfg))[key]["verdict"] == summary.NOT_SUPPORTED
+    assert by_claim(summary.claims(summary_table(100.0, [1.0, 1.5, 1.6]), cfg))[key]["verdict"] == summary.NOT_SUPPORTED
+    assert by_claim(summary.claims({}, cfg))[key]["verdict"] == summary.NOT_RUN
