@@ -14,6 +14,7 @@ Figure 4 targets in the same rollout. Actions are sampled from the softmax, as t
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import json
 from dataclasses import dataclass
@@ -191,6 +192,7 @@ def load_game_data(study: AtariStudy, game: str, progress: bool = False) -> Epis
         path = built_dataset_path(study, game)
         if not path.exists():
             build_atari_dataset(build_config(study, game), progress=progress).save(path)
+            gc.collect()  # SB3's agent holds reference cycles: free its buffer before the frames are read back
         return EpisodeDataset.load(path)  # always the saved copy: its meta (part of every run's hash) is JSON
     from dtlib.data.dqn_replay import DQNReplayConfig, load_dqn_replay
 
