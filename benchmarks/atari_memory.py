@@ -63,7 +63,7 @@ def synthetic(n: int, n_actions: int = 6, episode_len: int = 2_000, seed: int = 
                           meta={"n_actions": n_actions, "source": "synthetic"})
 
 
-def train(game: str, transitions: int, steps: int) -> dict:
+def train(game: str, transitions: int, steps: int, batch: int = 0) -> dict:
     import torch
 
     from dtlib.config import get_preset
@@ -78,7 +78,7 @@ def train(game: str, transitions: int, steps: int) -> dict:
         after_write = peak_gb()
         data = EpisodeDataset.load(Path(tmp) / "d.npz")
     after_load = peak_gb()
-    batch = {"pong": 512}.get(game, 128)
+    batch = batch or {"pong": 512}.get(game, 128)
     model = build_model(RunConfig(env=game, dataset="synthetic"), data)
     learner = SupervisedLearner(model, TrainConfig(**{**get_preset("atari", "dt").train, "batch_size": batch,
                                                       "device": "cpu"}))
@@ -100,10 +100,12 @@ if __name__ == "__main__":
     ap.add_argument("--steps", type=int, default=1, help="build: agent steps; train: gradient steps")
     ap.add_argument("--transitions", type=int, default=500_000)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=0, help="train: batch size (0: the paper's, Pong 512, others 128)")
     args = ap.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    row = build(args.steps, args.game) if args.phase == "build" else train(args.game, args.transitions, args.steps)
+    row = build(args.steps, args.game) if args.phase == "build" else train(args.game, args.transitions, args.steps,
+                                                                                  args.batch)
     print(json.dumps({**row, "load_avg_1m": os.getloadavg()[0], "cpus": os.cpu_count()}))

@@ -139,3 +139,15 @@ def test_built_datasets_are_cached_and_the_tiny_sweep_runs(tmp_path, monkeypatch
     assert len(atari_study.table1(per_run, ks)) == 2 and len(atari_study.table5(per_run, ks)) == 2
     evals2 = atari_study.run_sweep(study, tmp_path / "runs", again, progress=False)  # finished runs reused
     assert evals2["return"].equals(evals["return"])
+
+
+def test_comparisons_at_the_random_play_floor_are_not_testable():
+    evals = fake_evals()
+    evals["normalized_score"] = evals["normalized_score"] / 100  # every method within 1 point of random play
+    per_run = atari_study.run_scores(evals)
+    data = {"pong": frames_dataset()}
+    corr = atari_study.figure4_correlation(atari_study.figure4(per_run, data, {"pong": 4}))
+    v = atari_study.verdicts(per_run, data, corr, {"pong": 4}).set_index("claim")["verdict"]
+    comparisons = v[~v.index.str.contains("precondition")]
+    assert len(comparisons) == 4 and comparisons.str.startswith("not testable at this scale").all()
+    assert v.filter(like="above random play").iloc[0].startswith("no: every method")
