@@ -77,9 +77,9 @@ class AtariStudy:
 
     def run_configs(self) -> list[RunConfig]:
         """Every run: DT, BC and %BC per game and seed (Tables 1 and 4), then DT at the ablation Ks (Table 5)."""
-        base = RunConfig(self.games[0], self.source_label, context_len=self.context_len)
         grid = []
         for game in self.games:
+            base = RunConfig(game, self.source_label, context_len=self.k(game))  # K explicit, also the paper's
             for m in self.methods:
                 for pct in (self.pcts if m == "pct_bc" else (1.0,)):
                     grid += [dataclasses.replace(base, env=game, method=m, pct=pct, seed=s) for s in self.seeds]
@@ -92,7 +92,7 @@ class AtariStudy:
         """Sampled actions (official code), the frame cap; default-K DTs also at the Figure 4 targets."""
         spec = get_env_spec(run_cfg.env)
         targets = spec.targets
-        if run_cfg.method == "dt" and (run_cfg.context_len or spec.context_len) == self.k(run_cfg.env):
+        if run_cfg.method == "dt" and run_cfg.context_len == self.k(run_cfg.env):
             targets = tuple(sorted(set(spec.targets) | set(self.figure4_targets.get(run_cfg.env, ()))))
         return EvalConfig(episodes=self.eval_episodes, targets=targets, sample_actions=True,
                           max_steps=self.max_eval_steps, parallel=64)
@@ -244,7 +244,7 @@ def run_sweep(study: AtariStudy, runs_root: str | Path, data: dict[str, EpisodeD
         metrics = r.metrics()
         loss = float(metrics["train/action_loss"].iloc[-1]) if len(metrics) else np.nan
         frames.append(df.assign(game=cfg.env, method=cfg.method, pct=cfg.pct, seed=cfg.seed, final_loss=loss,
-                                K=cfg.context_len or get_env_spec(cfg.env).context_len, run=r.path.name,
+                                K=cfg.context_len, run=r.path.name,
                                 train_s=r.summary().get("wall_s", np.nan)))
     return pd.concat(frames, ignore_index=True)
 

@@ -49,8 +49,8 @@ PRESETS: dict[str, Preset] = {
     # [paper Atari table + repo atari/]: 6 layers, 8 heads, 128, GeLU, K=30 (Pong 50), batch 128 (Pong 512),
     # lr 6e-4, betas (0.9, 0.95), wd 0.1 on Linear/Conv weights, grad clip 1.0, warmup + cosine decay.
     # The code counts warmup in tokens (512*20); in steps that is ~1 step, so a short warmup is used.
-    "atari/dt": Preset(model={"n_layer": 6, "n_head": 8, "activation": "gelu", "context_len": 30,
-                              "encoder": "cnn", "return_scale": 1.0},
+    # K is the env spec's (30; Pong 50): a preset K would override Pong's 50.
+    "atari/dt": Preset(model={"n_layer": 6, "n_head": 8, "activation": "gelu", "encoder": "cnn", "return_scale": 1.0},
                        train={"batch_size": 128, "lr": 6e-4, "betas": (0.9, 0.95), "weight_decay": 0.1,
                               "decay_all_params": False, "grad_clip": 1.0, "schedule": "cosine",
                               "warmup_steps": 100},

@@ -48,6 +48,7 @@ def test_the_grid_is_data():
     # K=0 means the paper's K (Pong 50); an ablation K equal to it adds no runs
     paper_k = atari_study.check_params(**{**PARAMS, "context_len": 0, "context_ablation": [50, 1]})
     assert paper_k.k("pong") == 50 and len(paper_k.run_configs()) == 10
+    assert {c.context_len for c in paper_k.run_configs()} == {50, 1}  # explicit: the model's K is the paper's
 
 
 @pytest.mark.parametrize("bad,match", [
