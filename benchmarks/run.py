@@ -201,10 +201,13 @@ def run_benchmarks(sizes: Sizes = FULL, threads: tuple[int, ...] = (), out: Path
     bc_preset = get_preset("gym", "bc")
     bc_model = MLPBC(model_config(data, **bc_preset.model))
     dt = TrainBench(dt_model, data, TrainConfig(device="cpu"), sizes.warmup)
+    dt_bf16 = TrainBench(DecisionTransformer(model_config(data)), data, TrainConfig(device="cpu", precision="bf16"),
+                         sizes.warmup)
     bc = TrainBench(bc_model, data, TrainConfig(**{**bc_preset.train, "device": "cpu"}), sizes.warmup)
     eval_model = DecisionTransformer(model_config(data))  # untrained: speed does not depend on the weights
     cases: dict[str, Callable[[], dict]] = {
         "dt_train": lambda: dt(sizes.dt_steps),
+        "dt_train_bf16": lambda: dt_bf16(sizes.dt_steps),  # the opt-in TrainConfig(precision="bf16")
         "bc_train": lambda: bc(sizes.bc_steps),
         **{f"eval_{n}": (lambda n=n: eval_bench(eval_model, n, sizes.episode_steps)) for n in sizes.parallel},
         # the opt-in bf16 autocast (EvalConfig.precision) at the largest batch
@@ -283,6 +286,10 @@ def format_table(report: dict) -> str:
 
         d, b = res["dt_train"], res["bc_train"]
         row("DT train steps/s", d["steps_per_s"], f"{d['cpu_ms_per_step']:.0f} ms/step", "dt_steps_per_s", "{:.2f}")
+        if "dt_train_bf16" in res:
+            d16 = res["dt_train_bf16"]
+            row("DT train steps/s, bf16 (opt-in)", d16["steps_per_s"], f"{d16['cpu_ms_per_step']:.0f} ms/step",
+                None, "{:.2f}")
         row("DT sampling share of a step", d["sample_share"], f"{d['sample_ms_per_step']:.2f} ms/step",
             "dt_sample_share", "{:.2%}")
         row("BC train steps/s", b["steps_per_s"], f"{b['cpu_ms_per_step']:.1f} ms/step", "bc_steps_per_s")

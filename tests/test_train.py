@@ -142,3 +142,15 @@ def test_hash_neutral_fields_at_their_default_keep_existing_run_folders(tmp_path
     a = RunDir(tmp_path, "r", {**old, "EvalConfig": {"episodes": 10, "precision": "fp32"}})
     assert a.path == RunDir(tmp_path, "r", old).path
     assert '"precision": "fp32"' in a.config_path.read_text()
+
+
+def test_bf16_training_is_opt_in_learns_like_fp32_and_keeps_fp32_weights(tmp_path):
+    r32, m32 = train_once(tmp_path / "fp32")
+    r16, m16 = train_once(tmp_path / "bf16", cfg=dataclasses.replace(TRAIN, precision="bf16"))
+    l32, l16 = r32.metrics()["train/action_loss"], r16.metrics()["train/action_loss"]
+    assert all(p.dtype == torch.float32 for p in m16.parameters())
+    assert not l16.equals(l32)  # the arithmetic really changed
+    assert l16.iloc[-1] < 0.7 * l16.iloc[0]  # and it still learns
+    assert abs(l16.iloc[-1] - l32.iloc[-1]) < 0.25 * l32.iloc[0]
+    with pytest.raises(ParameterError, match="precision"):
+        TrainConfig(precision="fp16")
