@@ -434,8 +434,8 @@ def deviations(study: AtariStudy) -> list[str]:
         f"Model: {m['n_layer']} layers, {m['n_head']} heads, width {m['embed_dim']} (paper: 6, 8, 128); the "
         "paper's CNN encoder unchanged.",
         f"Context K: {ks} (paper: 30; Pong 50).",
-        "Training: DT " + (f"{study.steps['dt']:,}" if study.steps["dt"] else "5 epochs of")
-        + " and BC/%BC " + (f"{study.steps['bc']:,}" if study.steps["bc"] else "5 epochs of") + " gradient steps at "
+        "Training: DT " + (f"{study.steps['dt']:,} gradient steps" if study.steps["dt"] else "5 epochs")
+        + ", BC/%BC " + (f"{study.steps['bc']:,} gradient steps" if study.steps["bc"] else "5 epochs") + " at "
         + (f"batch {study.batch_size}" if study.batch_size else "the paper's batch")
         + " (paper: 5 epochs over 500k transitions, ~19.5k steps at batch 128, Pong 512); warmup 10% of the steps "
         "(at most 100; the code: ~1 step), then cosine decay.",
