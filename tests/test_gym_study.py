@@ -137,3 +137,12 @@ def test_cql_verdicts_read_the_numbers():
     weak = _per_run([("cql", "dense", [1, 2, 3]), ("cql", "delayed", [0, 0, 0])])
     v = gym_study.verdicts(weak, gym_study.pd.DataFrame(columns=["env", "spearman_rho", "targets"]))
     assert v["ours"].iloc[0].endswith("too weak to show a collapse") and v["verdict"].iloc[0] == "does not support the paper"
+
+
+def test_delayed_runs_can_be_limited_to_some_datasets():
+    study = gym_study.check_params(**{**PARAMS, "delayed_datasets": ["medium-replay"]})
+    delayed = [c for c in study.run_configs() if c.reward_mode == "delayed"]
+    assert {c.dataset for c in delayed} == {"medium-replay"} and len(delayed) == 2  # DT x 2 seeds
+    assert any("medium-replay only" in d for d in gym_study.deviations(study))
+    with pytest.raises(ParameterError, match="delayed_datasets"):
+        gym_study.check_params(**{**PARAMS, "delayed_datasets": ["expert"]})
