@@ -235,3 +235,22 @@ def test_graph_claim_from_the_path_summary(cfg):
     assert by_claim(summary.claims(summary_table(60.0, [1.0, 1.0, 1.0]), cfg))[key]["verdict"] == summary.NOT_SUPPORTED
     assert by_claim(summary.claims(summary_table(100.0, [1.0, 1.5, 1.6]), cfg))[key]["verdict"] == summary.NOT_SUPPORTED
     assert by_claim(summary.claims({}, cfg))[key]["verdict"] == summary.NOT_RUN
+
+
+def test_atari_claims_at_the_random_play_floor_are_not_testable():
+    cfg = summary.check_params(profile="smoke", bootstrap_reps=200, match_margin=5.0)
+    verdicts = pd.DataFrame({"game": ["pong", "breakout"],
+                             "claim": ["some method scores above random play (precondition)"] * 2,
+                             "ours": ["", ""], "verdict": ["no: every method is at the random-play floor"] * 2})
+    assert summary.atari_floor({"atari_verdicts": verdicts}) \
+        == "every method at the random-play floor in breakout, pong (atari_verdicts)"
+    assert summary.atari_floor({"atari_verdicts": verdicts.assign(verdict=["yes", "no"])}) == ""
+    rows = summary.claims({"atari_verdicts": verdicts}, cfg)
+    assert set(rows[rows["domain"] == "Atari"]["verdict"]) == {summary.NOT_RUN}  # no runs: still "not run"
+    computed = by_claim(summary.claims({"atari_runs": atari_runs()}, cfg))
+    floored = by_claim(summary.claims({"atari_runs": atari_runs(), "atari_verdicts": verdicts}, cfg))
+    for key, row in floored.items():
+        if key[1] == "Atari" and computed[key]["verdict"] in (summary.SUPPORTED, summary.NOT_SUPPORTED):
+            assert row["verdict"] == summary.NOT_TESTABLE and row["evidence"].endswith("(atari_verdicts)")
+            assert row["estimate"] == computed[key]["estimate"]  # the numbers stay; only the reading changes
+    assert any(r["verdict"] == summary.NOT_TESTABLE for r in floored.values())
