@@ -363,55 +363,50 @@ def atari_main(tables: dict) -> pd.DataFrame | None:
     return df.assign(task=df["game"], default_k=df["K"] == df["game"].map(default))
 
 
+def _atari_beats(tables: dict, cfg: SummaryConfig, args: tuple, numbers: tuple, measure: str, label: str,
+                 pick: Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]) -> dict:
+    """An Atari "beats" claim: runs `pick`ed from atari_main as (DT, other), the gamer-normalised difference
+    over games with its interval; `numbers` = (prefix, paper table, its column a, its column or rule b)."""
+    prefix, table, col_a, col_b = numbers
+    df = atari_main(tables)
+    r = _diff(*pick(df), "score", cfg.bootstrap_reps) if df is not None else None
+    paper_numbers = prefix + _paper_mean(table, col_a, col_b, ["game"], r["tasks"] if r else [])
+    if r is None:
+        return _row(*args, paper_numbers=paper_numbers)
+    return _row(*args, paper_numbers=paper_numbers, measure=measure, result=r,
+                verdict=SUPPORTED if r["ci_low"] > 0 else NOT_SUPPORTED,
+                evidence=f"{label} = {_fmt(r)} over {', '.join(r['tasks'])}")
+
+
+def _default_k(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["default_k"]]
+
+
 def claim_atari_table1(tables: dict, cfg: SummaryConfig) -> dict:
     args = ("Atari", "Atari", "DT beats behaviour cloning on 1% DQN-replay Atari (Table 1)",
             "supported when the interval's low end > 0", "atari_runs")
-    t1 = paper.table("table1")
-    df = atari_main(tables)
-    r = None
-    if df is not None:
-        d = df[df["default_k"]]
-        r = _diff(d[d["method"] == "dt"], d[d["method"] == "bc"], "score", cfg.bootstrap_reps)
-    numbers = "DT − BC (gamer-normalised) " + _paper_mean(t1, "dt", "bc", ["game"], r["tasks"] if r else [])
-    if r is None:
-        return _row(*args, paper_numbers=numbers)
-    return _row(*args, paper_numbers=numbers, measure="DT − BC, gamer-normalised", result=r,
-                verdict=SUPPORTED if r["ci_low"] > 0 else NOT_SUPPORTED,
-                evidence=f"DT − BC = {_fmt(r)} over {', '.join(r['tasks'])}")
+    return _atari_beats(tables, cfg, args, ("DT − BC (gamer-normalised) ", paper.table("table1"), "dt", "bc"),
+                        "DT − BC, gamer-normalised", "DT − BC",
+                        lambda df: (_default_k(df)[_default_k(df)["method"] == "dt"],
+                                    _default_k(df)[_default_k(df)["method"] == "bc"]))
 
 
 def claim_context_atari(tables: dict, cfg: SummaryConfig) -> dict:
     args = ("Context length", "Atari", "DT with a long context beats K=1 (Table 5)",
             "supported when the interval's low end > 0", "atari_runs")
-    t5 = paper.table("table5")
-    df = atari_main(tables)
-    r = None
-    if df is not None:
-        dt = df[df["method"] == "dt"]
-        r = _diff(dt[dt["default_k"]], dt[dt["K"] == 1], "score", cfg.bootstrap_reps)
-    numbers = "DT K=30 − K=1 " + _paper_mean(t5, "dt", "dt_k1", ["game"], r["tasks"] if r else [])
-    if r is None:
-        return _row(*args, paper_numbers=numbers)
-    return _row(*args, paper_numbers=numbers, measure="DT at the study's K − DT at K=1, gamer-normalised",
-                result=r, verdict=SUPPORTED if r["ci_low"] > 0 else NOT_SUPPORTED,
-                evidence=f"long K − K=1 = {_fmt(r)} over {', '.join(r['tasks'])}")
+    dt = lambda df: df[df["method"] == "dt"]  # noqa: E731
+    return _atari_beats(tables, cfg, args, ("DT K=30 − K=1 ", paper.table("table5"), "dt", "dt_k1"),
+                        "DT at the study's K − DT at K=1, gamer-normalised", "long K − K=1",
+                        lambda df: (_default_k(dt(df)), dt(df)[dt(df)["K"] == 1]))
 
 
 def claim_pct_bc_atari(tables: dict, cfg: SummaryConfig) -> dict:
     args = ("%BC", "Atari", "with little data (Atari) DT beats every %BC (Table 4)",
             "supported when the interval's low end > 0", "atari_runs")
-    t4 = paper.table("table4")
-    df = atari_main(tables)
-    r = None
-    if df is not None:
-        d = df[df["default_k"]]
-        r = _diff(d[d["method"] == "dt"], _best_pct(d, "score"), "score", cfg.bootstrap_reps)
-    numbers = "DT − best %BC " + _paper_mean(t4, "dt", _paper_best_pct, ["game"], r["tasks"] if r else [])
-    if r is None:
-        return _row(*args, paper_numbers=numbers)
-    return _row(*args, paper_numbers=numbers, measure="DT − best %BC, gamer-normalised", result=r,
-                verdict=SUPPORTED if r["ci_low"] > 0 else NOT_SUPPORTED,
-                evidence=f"DT − best %BC = {_fmt(r)} over {', '.join(r['tasks'])}")
+    return _atari_beats(tables, cfg, args, ("DT − best %BC ", paper.table("table4"), "dt", _paper_best_pct),
+                        "DT − best %BC, gamer-normalised", "DT − best %BC",
+                        lambda df: (_default_k(df)[_default_k(df)["method"] == "dt"],
+                                    _best_pct(_default_k(df), "score")))
 
 
 def claim_conditioning_atari(tables: dict, cfg: SummaryConfig) -> dict:
