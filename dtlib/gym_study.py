@@ -267,11 +267,16 @@ def ablation_table(per_run: pd.DataFrame, env: str) -> pd.DataFrame:
     return out
 
 
+def _interval(a: np.ndarray, b: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
+    """mean(a) − mean(b) over seeds with its 95% bootstrap interval (dtlib.stats.difference_ci)."""
+    from dtlib.stats import difference_ci
+
+    return difference_ci(np.asarray(a, float)[:, None], np.asarray(b, float)[:, None], reps=reps)
+
+
 def method_gap(per_run: pd.DataFrame, dataset: str, a: str = "dt", b: str = "bc", reps: int = 2000) -> pd.DataFrame:
     """Method `a` minus method `b` (last evaluation, dense rewards, default K) on one dataset, per env, with a
     95% bootstrap interval over seeds."""
-    from dtlib.stats import difference_ci
-
     df = per_run[(per_run["dataset"] == dataset) & (per_run["reward_mode"] == "dense")
                  & (per_run["context_len"] == 0)]
     rows = []
@@ -279,7 +284,7 @@ def method_gap(per_run: pd.DataFrame, dataset: str, a: str = "dt", b: str = "bc"
     for env, g in df.groupby("env"):
         x, y = g[g["method"] == a]["last"].to_numpy(), g[g["method"] == b]["last"].to_numpy()
         if len(x) and len(y):
-            d, lo, hi = difference_ci(x[:, None], y[:, None], reps=reps)
+            d, lo, hi = _interval(x, y, reps)
             rows.append({"env": env, "dataset": dataset, f"{a}_minus_{b}": d, "ci_low": lo, "ci_high": hi,
                          "verdict": f"{la} > {lb}" if lo > 0 else (f"{lb} > {la}" if hi < 0 else "no clear difference")})
     return pd.DataFrame(rows)
@@ -292,15 +297,13 @@ def dt_vs_bc(per_run: pd.DataFrame, dataset: str, reps: int = 2000) -> pd.DataFr
 
 def delayed_drop(per_run: pd.DataFrame, env: str, method: str, reps: int = 2000) -> pd.DataFrame:
     """Dense minus delayed reward (last evaluation, default K) per dataset for one method, with a 95% interval."""
-    from dtlib.stats import difference_ci
-
     df = per_run[(per_run["env"] == env) & (per_run["method"] == method) & (per_run["context_len"] == 0)]
     rows = []
     for ds, g in df.groupby("dataset"):
         dense = g[g["reward_mode"] == "dense"]["last"].to_numpy()
         delayed = g[g["reward_mode"] == "delayed"]["last"].to_numpy()
         if len(dense) and len(delayed):
-            d, lo, hi = difference_ci(dense[:, None], delayed[:, None], reps=reps)
+            d, lo, hi = _interval(dense, delayed, reps)
             rows.append({"env": env, "dataset": ds, "method": method, "dense": dense.mean(),
                          "delayed": delayed.mean(), "drop": d, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows)
@@ -341,13 +344,6 @@ def figure4_correlation(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 MATCH_MARGIN = 5.0  # "matches": the 95% interval's low end above −5 points (the summary's match_margin)
-
-
-def _interval(a: np.ndarray, b: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
-    """mean(a) − mean(b) over seeds with its 95% bootstrap interval (dtlib.stats.difference_ci)."""
-    from dtlib.stats import difference_ci
-
-    return difference_ci(np.asarray(a, float)[:, None], np.asarray(b, float)[:, None], reps=reps)
 
 
 def verdicts(per_run: pd.DataFrame, correlation: pd.DataFrame, env: str = "hopper") -> pd.DataFrame:
