@@ -309,6 +309,18 @@ def delayed_drop(per_run: pd.DataFrame, env: str, method: str, reps: int = 2000)
     return pd.DataFrame(rows)
 
 
+def dt_vs_cql_table(study: GymStudy, per_run: pd.DataFrame) -> pd.DataFrame:
+    """DT − CQL with its interval on every dataset of the study (empty when CQL did not run)."""
+    gaps = [method_gap(per_run, ds, "dt", "cql") for ds in study.datasets] if "cql" in study.methods else []
+    return pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame()
+
+
+def delayed_drop_table(study: GymStudy, per_run: pd.DataFrame) -> pd.DataFrame:
+    """Dense − delayed with its interval for DT and CQL on the first env (empty without delayed runs)."""
+    drops = [delayed_drop(per_run, study.envs[0], m) for m in ("dt", "cql") if m in study.methods]
+    return pd.concat(drops, ignore_index=True) if drops else pd.DataFrame()
+
+
 def figure4_targets(data: EpisodeDataset, points: int) -> list[float]:
     """Targets from well below the dataset's returns to 20% above its best episode (Figure 4's x-axis)."""
     returns = data.episode_returns

@@ -146,3 +146,14 @@ def test_delayed_runs_can_be_limited_to_some_datasets():
     assert any("medium-replay only" in d for d in gym_study.deviations(study))
     with pytest.raises(ParameterError, match="delayed_datasets"):
         gym_study.check_params(**{**PARAMS, "delayed_datasets": ["expert"]})
+
+
+def test_dt_vs_cql_and_delayed_tables_cover_the_study():
+    runs = _per_run([("dt", "dense", [60, 61, 62]), ("cql", "dense", [50, 52, 54]), ("cql", "delayed", [2, 3, 4])])
+    study = gym_study.check_params(**{**PARAMS, "datasets": ["medium-expert"], "methods": ["dt", "cql"]})
+    gaps = gym_study.dt_vs_cql_table(study, runs)
+    assert list(gaps["dataset"]) == ["medium-expert"] and gaps["dt_minus_cql"].iloc[0] == 9
+    drops = gym_study.delayed_drop_table(study, runs)
+    assert list(drops["method"]) == ["cql"] and drops["drop"].iloc[0] == 49
+    no_cql = gym_study.check_params(**{**PARAMS, "datasets": ["medium-expert"], "methods": ["dt"]})
+    assert gym_study.dt_vs_cql_table(no_cql, runs).empty
