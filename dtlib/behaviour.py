@@ -50,6 +50,8 @@ class SACConfig:
     eval_episodes: int = 10  # stochastic-policy episodes per evaluation (the way the datasets are collected)
     checkpoint_every: int = 20_000  # env steps between resumable checkpoints (model + replay buffer)
     medium_score: float = 33.0  # D4RL-normalised score at which the policy is snapshotted as `medium` (~1/3)
+    medium_watch: float = 20.0  # once an evaluation scores this much (and no medium yet), evaluate every...
+    eval_every_near_medium: int = 1_000  # ...this many steps, so a fast-learning policy cannot jump the range
 
     @property
     def sb3_kwargs(self) -> dict[str, Any]:
@@ -180,6 +182,13 @@ def _provenance(cfg: SACConfig, steps: int, **extra: Any) -> dict:
             "git_commit": git_commit(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
 
 
+def _same_config(stored: dict, cfg: SACConfig) -> bool:
+    """Whether a run folder's config.json is `cfg`; fields added to SACConfig after the run started (absent
+    from the file) take `cfg`'s value, so older run folders still resume."""
+    want = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    return set(stored) <= set(want) and {k: stored.get(k, v) for k, v in want.items()} == want
+
+
 def train(cfg: SACConfig, out: Path | None = None, deadline: float | None = None, export: bool = True) -> Path:
     """Train (or resume) one behaviour policy; snapshot `medium` (+ its replay buffer) and the best as `expert`.
 
@@ -196,8 +205,7 @@ def train(cfg: SACConfig, out: Path | None = None, deadline: float | None = None
     out.mkdir(parents=True, exist_ok=True)
     state = io.read_json(out / "state.json") if (out / "state.json").exists() else {"curve": [], "best": None,
                                                                                     "medium_step": None}
-    if (out / "config.json").exists() and io.read_json(out / "config.json") != json.loads(
-            json.dumps(dataclasses.asdict(cfg))):
+    if (out / "config.json").exists() and not _same_config(io.read_json(out / "config.json"), cfg):
         raise ParameterError(f"{out} holds a run with another config ({out / 'config.json'}); use another folder")
     env = gym.make(spec.env_id)
     if (out / "sac.zip").exists():  # resume: same weights, optimiser and replay buffer; env resets re-seeded
@@ -240,10 +248,14 @@ def train(cfg: SACConfig, out: Path | None = None, deadline: float | None = None
             policy.save(out / "expert")
         io.write_json(out / "state.json", state)
 
+    def near_medium() -> bool:
+        return state["medium_step"] is None and bool(state["curve"]) and \
+            state["curve"][-1]["normalized_score"] >= cfg.medium_watch
+
     class Hooks(BaseCallback):
         def _on_step(self) -> bool:
             n = self.model.num_timesteps
-            if n % cfg.eval_every == 0:
+            if n % cfg.eval_every == 0 or (n % cfg.eval_every_near_medium == 0 and near_medium()):
                 evaluate()
             if n % cfg.checkpoint_every == 0:
                 checkpoint()

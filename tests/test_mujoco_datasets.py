@@ -114,3 +114,23 @@ def test_sac_run_snapshots_medium_replay_and_expert_and_resumes(tmp_path):
     np.testing.assert_allclose(policy.mean_action(obs), model.predict(obs, deterministic=True)[0], atol=1e-5)
     with pytest.raises(ParameterError, match="holds a run with another config"):
         behaviour.train(dataclasses.replace(cfg, total_steps=400), out, export=False)
+
+
+def test_sac_evaluates_often_near_the_medium_threshold_and_old_run_folders_resume(tmp_path):
+    """Between `medium_watch` and the medium snapshot evaluations come every `eval_every_near_medium` steps
+    (a fast learner cannot jump D4RL's medium range); a config.json written before those fields existed resumes."""
+    import dataclasses
+
+    cfg = behaviour.SACConfig(total_steps=300, learning_starts=100, eval_every=100, eval_episodes=1,
+                              checkpoint_every=100, medium_score=1e9, medium_watch=-1e9,
+                              eval_every_near_medium=50, net_arch=(32, 32))
+    out = behaviour.train(cfg, tmp_path / "run", deadline=0.0, export=False)
+    old = {k: v for k, v in behaviour.io.read_json(out / "config.json").items()
+           if k not in ("medium_watch", "eval_every_near_medium")}
+    behaviour.io.write_json(out / "config.json", old)  # as written by an older dtlib
+    behaviour.train(cfg, out, export=False)
+    state = behaviour.io.read_json(out / "state.json")
+    assert [r["step"] for r in state["curve"]] == [100, 150, 200, 250, 300] and state["medium_step"] is None
+    far = dataclasses.replace(cfg, total_steps=200, medium_watch=1e9)  # never near: the coarse schedule only
+    behaviour.train(far, tmp_path / "far", export=False)
+    assert [r["step"] for r in behaviour.io.read_json(tmp_path / "far" / "state.json")["curve"]] == [100, 200]
