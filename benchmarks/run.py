@@ -203,12 +203,19 @@ def run_benchmarks(sizes: Sizes = FULL, threads: tuple[int, ...] = (), out: Path
     dt = TrainBench(dt_model, data, TrainConfig(device="cpu"), sizes.warmup)
     dt_bf16 = TrainBench(DecisionTransformer(model_config(data)), data, TrainConfig(device="cpu", precision="bf16"),
                          sizes.warmup)
+    # the fastest opt-in training: bf16 autocast + PackedDropout's masks (ModelConfig.dropout_masks="packed")
+    dt_fast = TrainBench(DecisionTransformer(model_config(data, dropout_masks="packed")), data,
+                         TrainConfig(device="cpu", precision="bf16"), sizes.warmup)
     bc = TrainBench(bc_model, data, TrainConfig(**{**bc_preset.train, "device": "cpu"}), sizes.warmup)
+    bc_packed = TrainBench(MLPBC(model_config(data, **bc_preset.model, dropout_masks="packed")), data,
+                           TrainConfig(**{**bc_preset.train, "device": "cpu"}), sizes.warmup)
     eval_model = DecisionTransformer(model_config(data))  # untrained: speed does not depend on the weights
     cases: dict[str, Callable[[], dict]] = {
         "dt_train": lambda: dt(sizes.dt_steps),
         "dt_train_bf16": lambda: dt_bf16(sizes.dt_steps),  # the opt-in TrainConfig(precision="bf16")
+        "dt_train_bf16_packed": lambda: dt_fast(sizes.dt_steps),
         "bc_train": lambda: bc(sizes.bc_steps),
+        "bc_train_packed": lambda: bc_packed(sizes.bc_steps),
         **{f"eval_{n}": (lambda n=n: eval_bench(eval_model, n, sizes.episode_steps)) for n in sizes.parallel},
         # the opt-in bf16 autocast (EvalConfig.precision) at the largest batch
         f"eval_{max(sizes.parallel)}_bf16": lambda: eval_bench(eval_model, max(sizes.parallel), sizes.episode_steps,
@@ -290,9 +297,17 @@ def format_table(report: dict) -> str:
             d16 = res["dt_train_bf16"]
             row("DT train steps/s, bf16 (opt-in)", d16["steps_per_s"], f"{d16['cpu_ms_per_step']:.0f} ms/step",
                 None, "{:.2f}")
+        if "dt_train_bf16_packed" in res:
+            d16 = res["dt_train_bf16_packed"]
+            row("DT train steps/s, bf16 + packed masks", d16["steps_per_s"], f"{d16['cpu_ms_per_step']:.0f} ms/step",
+                "dt_steps_per_s", "{:.2f}")
         row("DT sampling share of a step", d["sample_share"], f"{d['sample_ms_per_step']:.2f} ms/step",
             "dt_sample_share", "{:.2%}")
         row("BC train steps/s", b["steps_per_s"], f"{b['cpu_ms_per_step']:.1f} ms/step", "bc_steps_per_s")
+        if "bc_train_packed" in res:
+            bp = res["bc_train_packed"]
+            row("BC train steps/s, packed masks", bp["steps_per_s"], f"{bp['cpu_ms_per_step']:.1f} ms/step",
+                "bc_steps_per_s")
         for n in report["sizes"]["parallel"]:
             e = res[f"eval_{n}"]
             row(f"eval env-steps/s, {n} parallel", e["env_steps_per_s"], f"{e['cpu_ms_per_lockstep']:.1f} ms/lockstep",

@@ -33,6 +33,7 @@ class ModelConfig:
     n_layer: int = 3  # transformer blocks [paper Gym: 3; Atari: 6]
     n_head: int = 1  # attention heads [paper Gym: 1; Atari: 8]
     dropout: float = 0.1  # embedding, attention and residual dropout [paper: 0.1]
+    dropout_masks: str = "bernoulli"  # 'bernoulli': nn.Dropout | 'packed': PackedDropout, ~2.5x cheaper on CPU
     activation: str = "relu"  # MLP nonlinearity in the blocks [paper Gym: ReLU; Atari: GeLU]
     context_len: int = 20  # K, steps per window [paper Gym: 20; Atari: 30, Pong 50]
     max_ep_len: int = 1000  # size of the learned timestep embedding
@@ -42,6 +43,12 @@ class ModelConfig:
     state_mean: tuple[float, ...] | None = field(default=None, compare=False)  # 'linear': normalisation
     state_std: tuple[float, ...] | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        if self.dropout_masks not in DROPOUTS:
+            raise ValueError(f"unknown dropout_masks={self.dropout_masks!r}; choose one of {sorted(DROPOUTS)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
     @property
     def tokens_per_step(self) -> int:
         return 3 if self.use_returns else 2
@@ -49,6 +56,38 @@ class ModelConfig:
     @property
     def obs_dim(self) -> int:
         return int(math.prod(self.obs_shape))
+
+
+# ---------------------------------------------------------------------------------------- dropout
+class PackedDropout(nn.Module):
+    """Dropout whose masks take 16 bits of a 64-bit random word each: four mask entries per draw of torch's
+    generator instead of one Bernoulli draw per entry, so about 2.5x cheaper than `nn.Dropout` on CPU, where
+    the draws are a sixth of a DT training step (README, Speed). Same expectation: the drop probability is
+    rounded to a multiple of 1/65536 (0.1 -> 0.100006) and kept values are scaled by 1 / (1 - p). Seeded by
+    torch's global generator, like `nn.Dropout`; the masks differ from `nn.Dropout`'s, so results do too.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.cut = round(p * 65536)  # entries whose 16-bit word (as unsigned) is below this are dropped
+        self.p = self.cut / 65536
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.cut == 0:
+            return x
+        n = x.numel()
+        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-2**63, 2**63 - 1)
+        u = words.view(torch.int16)[:n].view(x.shape)  # uniform on [-32768, 32767]
+        keep = (u >= self.cut - 32768).to(x.dtype).mul_(1.0 / (1.0 - self.p))
+        return x * keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:.6f}"
+
+
+DROPOUTS = {"bernoulli": nn.Dropout, "packed": PackedDropout}
 
 
 # ---------------------------------------------------------------------------------------- adapters
@@ -167,8 +206,9 @@ class Block(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.attn = CausalSelfAttention(cfg)
         act = {"relu": nn.ReLU, "gelu": nn.GELU}[cfg.activation]
-        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), act(), nn.Linear(4 * d, d), nn.Dropout(cfg.dropout))
-        self.resid_drop = nn.Dropout(cfg.dropout)
+        drop = DROPOUTS[cfg.dropout_masks]
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), act(), nn.Linear(4 * d, d), drop(cfg.dropout))
+        self.resid_drop = drop(cfg.dropout)
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor, need_weights: bool = False,
                 query: slice | None = None):
@@ -189,7 +229,7 @@ class DecisionTransformer(nn.Module):
         self.embed_return = nn.Linear(1, d)
         self.embed_timestep = nn.Embedding(cfg.max_ep_len, d)  # added to every token of a step [paper §3]
         self.embed_ln = nn.LayerNorm(d)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = DROPOUTS[cfg.dropout_masks](cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(d)
         head = nn.Linear(d, cfg.act_dim)
@@ -303,10 +343,11 @@ class MLPBC(nn.Module):
                              "DecisionTransformer(use_returns=False) for Atari / discrete BC, as the paper")
         self.cfg = cfg
         self.norm = Normalizer(cfg)
+        drop = DROPOUTS[cfg.dropout_masks]
         layers: list[nn.Module] = [nn.Linear(cfg.context_len * cfg.obs_dim, cfg.embed_dim)]
         for _ in range(cfg.n_layer - 1):
-            layers += [nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, cfg.embed_dim)]
-        layers += [nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, cfg.act_dim), nn.Tanh()]
+            layers += [nn.ReLU(), drop(cfg.dropout), nn.Linear(cfg.embed_dim, cfg.embed_dim)]
+        layers += [nn.ReLU(), drop(cfg.dropout), nn.Linear(cfg.embed_dim, cfg.act_dim), nn.Tanh()]
         self.mlp = nn.Sequential(*layers)
 
     @property

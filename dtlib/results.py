@@ -38,7 +38,8 @@ def config_dict(*configs: Any, **extra: Any) -> dict:
 # Config fields added after run folders existed, with the default that reproduces the old behaviour: at that
 # default they are left out of the folder's hash, so existing finished runs stay valid (they are still
 # written to config.json). Add a field here only if its default leaves results unchanged.
-HASH_NEUTRAL = {"EvalConfig": {"precision": "fp32"}, "TrainConfig": {"precision": "fp32"}}
+HASH_NEUTRAL = {"EvalConfig": {"precision": "fp32"}, "TrainConfig": {"precision": "fp32"},
+                "ModelConfig": {"dropout_masks": "bernoulli"}}
 
 
 def config_digest(config: dict) -> str:

@@ -28,7 +28,8 @@ def test_quick_logic_on_tiny_sizes_writes_the_report(bench, tmp_path):
             "raw"} <= set(report)
     assert {"cpu", "cpus", "torch", "torch_threads_default", "git_commit", "date"} <= set(report["machine"])
     res = report["results"]["1"]
-    assert {"dt_train", "bc_train", "eval_1", "eval_2", "eval_2_bf16", "dt_train_bf16", "env", "eval_parallel_speedup",
+    assert {"dt_train", "bc_train", "eval_1", "eval_2", "eval_2_bf16", "dt_train_bf16", "dt_train_bf16_packed",
+            "bc_train_packed", "env", "eval_parallel_speedup",
             "eval_share_of_env_ceiling", "headline"} <= set(res)
     assert {"steps_per_s", "cpu_ms_per_step", "sample_share", "sample_ms_per_step"} <= set(res["dt_train"])
     assert {"env_steps_per_s", "cpu_ms_per_lockstep", "ms_per_lockstep"} <= set(res["eval_2"])
@@ -38,6 +39,7 @@ def test_quick_logic_on_tiny_sizes_writes_the_report(bench, tmp_path):
     assert report["config"]["bc"]["embed_dim"] == 256
     table = bench.format_table(report)
     assert "DT train steps/s" in table and "eval env-steps/s, 2 parallel" in table
+    assert "bf16 + packed masks" in table and "BC train steps/s, packed masks" in table
 
 
 def test_cli_flags_pick_the_sizes(bench):

@@ -1,7 +1,9 @@
+import dataclasses
+
 import pytest
 import torch
 
-from dtlib.model import DecisionTransformer, MLPBC, ModelConfig
+from dtlib.model import DecisionTransformer, MLPBC, ModelConfig, PackedDropout
 
 B, K = 3, 6
 
@@ -122,3 +124,39 @@ def test_wrong_observation_shape_is_named():
     bad["states"] = bad["states"][..., :4]
     with pytest.raises(ValueError, match=r"observations have shape \(4,\).*expects \(5,\)"):
         model(bad)
+
+
+def test_packed_dropout_drops_p_keeps_the_mean_is_seeded_and_backpropagates_its_mask():
+    drop = PackedDropout(0.1)
+    assert drop.p == 6554 / 65536  # p rounded to 16 bits
+    x = torch.ones(1_000_000, requires_grad=True)
+    torch.manual_seed(0)
+    y = drop(x)
+    kept = y > 0
+    assert abs(1 - kept.float().mean().item() - 0.1) < 0.002  # about 7 standard errors
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / (1 - drop.p)))
+    assert abs(y.mean().item() - 1.0) < 0.005
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)  # torch's global seed decides the masks
+    assert not torch.equal(drop(x), y)
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(x * mask)/dx = mask
+    lanes = drop(torch.ones(400_000)).view(-1, 4) > 0  # each of a word's four 16-bit lanes drops ~p
+    assert ((1 - lanes.float().mean(0) - 0.1).abs() < 0.005).all()
+    assert drop(torch.ones(7, 3, dtype=torch.bfloat16)).dtype == torch.bfloat16
+    assert torch.equal(drop.eval()(x), x) and torch.equal(PackedDropout(0.0).train()(x), x)
+
+
+def test_packed_dropout_is_a_model_option_and_bad_values_are_named():
+    cfg = dataclasses.replace(CONFIGS["gym"], dropout=0.1, dropout_masks="packed")
+    for model in (DecisionTransformer(cfg), MLPBC(cfg)):
+        drops = [m for m in model.modules() if isinstance(m, (PackedDropout, torch.nn.Dropout))]
+        assert drops and all(isinstance(m, PackedDropout) for m in drops)
+    model = DecisionTransformer(cfg).eval()  # inference is unchanged: no dropout at all
+    ref = DecisionTransformer(dataclasses.replace(cfg, dropout_masks="bernoulli")).eval()
+    ref.load_state_dict(model.state_dict())
+    assert torch.equal(model(batch(cfg))["action"], ref(batch(cfg))["action"])
+    with pytest.raises(ValueError, match="dropout_masks='fast'"):
+        ModelConfig(obs_shape=(5,), act_dim=2, dropout_masks="fast")
+    with pytest.raises(ValueError, match="dropout must be in"):
+        ModelConfig(obs_shape=(5,), act_dim=2, dropout=1.0)

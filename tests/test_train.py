@@ -16,12 +16,12 @@ from dtlib.validate import ParameterError
 TRAIN = TrainConfig(steps=60, batch_size=16, lr=1e-3, warmup_steps=10, log_every=10, checkpoint_every=20)
 
 
-def small_model(data, seed=0):
+def small_model(data, seed=0, dropout_masks="bernoulli"):
     torch.manual_seed(seed)
     mean, std = data.state_stats()
     return DecisionTransformer(ModelConfig(obs_shape=(2,), act_dim=1, context_len=5, max_ep_len=5, n_layer=1,
                                            embed_dim=32, return_scale=5.0, state_mean=tuple(mean.tolist()),
-                                           state_std=tuple(std.tolist())))
+                                           state_std=tuple(std.tolist()), dropout_masks=dropout_masks))
 
 
 def train_once(root, cfg=TRAIN, sampler_cls=WindowSampler, name="run", evaluate_fn=None):
@@ -106,10 +106,11 @@ def test_bad_train_parameters_are_named():
         TrainConfig(schedule="linear")
 
 
-def test_dt_learns_return_conditioning():
+@pytest.mark.parametrize("dropout_masks", ["bernoulli", "packed"])
+def test_dt_learns_return_conditioning(dropout_masks):
     """On data mixing good and bad episodes, the achieved return rises with the target return."""
     data = push_dataset(300)
-    model = small_model(data)
+    model = small_model(data, dropout_masks=dropout_masks)
     cfg = TrainConfig(steps=600, batch_size=64, lr=1e-3, warmup_steps=50, log_every=100, checkpoint_every=600)
     learner = SupervisedLearner(model, cfg)
     sampler = WindowSampler(data, 5, seed=0)
@@ -139,6 +140,9 @@ def test_hash_neutral_fields_at_their_default_keep_existing_run_folders(tmp_path
     assert config_digest({**old, "EvalConfig": {"episodes": 10, "precision": "fp32"}}) == config_digest(old)
     assert config_digest({**old, "EvalConfig": {"episodes": 10, "precision": "bf16"}}) != config_digest(old)
     assert config_digest({**old, "TrainConfig": {"steps": 6}}) != config_digest(old)
+    model = {"ModelConfig": {"embed_dim": 8}}
+    assert config_digest({**model, "ModelConfig": {"embed_dim": 8, "dropout_masks": "bernoulli"}}) == \
+        config_digest(model) != config_digest({**model, "ModelConfig": {"embed_dim": 8, "dropout_masks": "packed"}})
     a = RunDir(tmp_path, "r", {**old, "EvalConfig": {"episodes": 10, "precision": "fp32"}})
     assert a.path == RunDir(tmp_path, "r", old).path
     assert '"precision": "fp32"' in a.config_path.read_text()
