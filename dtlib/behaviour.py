@@ -50,7 +50,7 @@ class SACConfig:
     eval_episodes: int = 10  # stochastic-policy episodes per evaluation (the way the datasets are collected)
     checkpoint_every: int = 20_000  # env steps between resumable checkpoints (model + replay buffer)
     medium_score: float = 33.0  # D4RL-normalised score at which the policy is snapshotted as `medium` (~1/3)
-    medium_watch: float = 20.0  # once an evaluation scores this much (and no medium yet), evaluate every...
+    medium_watch: float = 20.0  # once any evaluation scores this much (and no medium yet), evaluate every...
     eval_every_near_medium: int = 1_000  # ...this many steps, so a fast-learning policy cannot jump the range
 
     @property
@@ -182,6 +182,12 @@ def _provenance(cfg: SACConfig, steps: int, **extra: Any) -> dict:
             "git_commit": git_commit(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
 
 
+def near_medium(state: dict, cfg: SACConfig) -> bool:
+    """Whether a run evaluates on the fine schedule: some evaluation reached `medium_watch`, none yet
+    `medium_score` (a later, lower evaluation does not end it: scores are noisy near the threshold)."""
+    return state["medium_step"] is None and any(r["normalized_score"] >= cfg.medium_watch for r in state["curve"])
+
+
 def _same_config(stored: dict, cfg: SACConfig) -> bool:
     """Whether a run folder's config.json is `cfg`; fields added to SACConfig after the run started (absent
     from the file) take `cfg`'s value, so older run folders still resume."""
@@ -248,14 +254,10 @@ def train(cfg: SACConfig, out: Path | None = None, deadline: float | None = None
             policy.save(out / "expert")
         io.write_json(out / "state.json", state)
 
-    def near_medium() -> bool:
-        return state["medium_step"] is None and bool(state["curve"]) and \
-            state["curve"][-1]["normalized_score"] >= cfg.medium_watch
-
     class Hooks(BaseCallback):
         def _on_step(self) -> bool:
             n = self.model.num_timesteps
-            if n % cfg.eval_every == 0 or (n % cfg.eval_every_near_medium == 0 and near_medium()):
+            if n % cfg.eval_every == 0 or (n % cfg.eval_every_near_medium == 0 and near_medium(state, cfg)):
                 evaluate()
             if n % cfg.checkpoint_every == 0:
                 checkpoint()

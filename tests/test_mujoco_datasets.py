@@ -134,3 +134,13 @@ def test_sac_evaluates_often_near_the_medium_threshold_and_old_run_folders_resum
     far = dataclasses.replace(cfg, total_steps=200, medium_watch=1e9)  # never near: the coarse schedule only
     behaviour.train(far, tmp_path / "far", export=False)
     assert [r["step"] for r in behaviour.io.read_json(tmp_path / "far" / "state.json")["curve"]] == [100, 200]
+
+
+def test_fine_evaluation_starts_at_the_watch_score_and_lasts_until_the_medium_snapshot():
+    cfg = behaviour.SACConfig(medium_watch=20.0)
+    curve = lambda *scores: [{"normalized_score": x} for x in scores]  # noqa: E731
+    assert not behaviour.near_medium({"curve": curve(), "medium_step": None}, cfg)
+    assert not behaviour.near_medium({"curve": curve(5.0, 19.9), "medium_step": None}, cfg)
+    assert behaviour.near_medium({"curve": curve(5.0, 21.4), "medium_step": None}, cfg)
+    assert behaviour.near_medium({"curve": curve(5.0, 21.4, 19.8), "medium_step": None}, cfg)  # a dip: still near
+    assert not behaviour.near_medium({"curve": curve(21.4, 36.1), "medium_step": 190_000}, cfg)
