@@ -341,11 +341,19 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="shorter runs (200-step episodes, 2 rounds): about 1 min")
     ap.add_argument("--threads", default="", help="comma-separated torch thread counts to compare, e.g. 2,1 "
                                                    "(default: torch's default only)")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="seconds after which no further round starts (default: 240, --quick 60); a round with "
+                         "two thread counts takes ~3 min on an idle 2-core CPU")
     ap.add_argument("--out", type=Path, default=project_root() / "reports" / "bench.json")
     args = ap.parse_args(argv)
     threads = tuple(int(t) for t in args.threads.split(",") if t)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    report = run_benchmarks(QUICK if args.quick else FULL, threads, None, log=log)
+    sizes = QUICK if args.quick else FULL
+    if args.budget_s is not None:
+        if args.budget_s <= 0:
+            ap.error(f"--budget-s must be positive, got {args.budget_s}")
+        sizes = dataclasses.replace(sizes, budget_s=args.budget_s)
+    report = run_benchmarks(sizes, threads, None, log=log)
     report["extra"] = extra_benchmarks(args.quick, log)
     io.write_json(args.out, report)
     print(format_table(report))
