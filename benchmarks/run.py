@@ -299,7 +299,7 @@ def format_table(report: dict) -> str:
                 None, "{:.2f}")
         if "dt_train_bf16_packed" in res:
             d16 = res["dt_train_bf16_packed"]
-            row("DT train steps/s, bf16 + packed masks", d16["steps_per_s"], f"{d16['cpu_ms_per_step']:.0f} ms/step",
+            row("DT steps/s, bf16 + packed masks", d16["steps_per_s"], f"{d16['cpu_ms_per_step']:.0f} ms/step",
                 "dt_steps_per_s", "{:.2f}")
         row("DT sampling share of a step", d["sample_share"], f"{d['sample_ms_per_step']:.2f} ms/step",
             "dt_sample_share", "{:.2%}")
