@@ -1,4 +1,4 @@
-"""Our DT and BC training steps against the official Gym code's, measured interleaved in one process (issue 3).
+"""Our DT / BC training and evaluation against the official Gym code's, measured interleaved in one process (issue 3).
 
 The issue quotes the official implementation at ~7.1 steps/s "on this CPU"; this VM's speed drifts by a quarter
 between sessions (Hopper's own stepping: 7.9k-12k steps/s in our runs), so a number measured at another time is no
@@ -12,6 +12,8 @@ baseline. This script rebuilds the official training step from its description (
   clip_grad_norm_(0.25) → AdamW.step`, LambdaLR warmup;
   official BC: the same `get_batch`, `MLPBCModel` (3 x 256, the paper's BC size), `ActTrainer` (MSE on the last
   action, no clipping);
+  official evaluation: `evaluate_episode_rtg` + `get_action`, one episode at a time (histories grown by torch.cat,
+  the window left-padded every step, the full three-head forward) on Hopper-v5;
   ours: `WindowSampler` + `SupervisedLearner.update` (fp32 default, and the opt-in bf16 + packed dropout masks for
   DT; the gym/bc preset's MLPBC for BC).
 
@@ -143,6 +145,43 @@ class OfficialBC(nn.Module):
         return None, self.model(states).reshape(states.shape[0], 1, bench.ACT_DIM), None
 
 
+@torch.no_grad()
+def official_eval(model: OfficialDT, steps: int, state_mean: np.ndarray, state_std: np.ndarray) -> dict:
+    """The official `evaluate_episode_rtg` + `get_action`, one Hopper episode of `steps` steps (paper-facts §3.4):
+    histories grown by `torch.cat` every step, the last K steps left-padded, the full forward with three heads."""
+    env = bench.hopper_env()
+    model.eval()
+    mean, std = torch.from_numpy(state_mean), torch.from_numpy(state_std)
+    state, _ = env.reset(seed=0)
+    states = torch.from_numpy(state).reshape(1, bench.OBS_DIM).float()
+    actions, rewards = torch.zeros((0, bench.ACT_DIM)), torch.zeros(0)
+    target_return = torch.tensor(bench.HOPPER.targets[0] / SCALE).reshape(1, 1)
+    timesteps = torch.tensor(0).reshape(1, 1)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for t in range(steps):
+        actions = torch.cat([actions, torch.zeros((1, bench.ACT_DIM))], dim=0)
+        rewards = torch.cat([rewards, torch.zeros(1)])
+        s = ((states - mean) / std).float().reshape(1, -1, bench.OBS_DIM)[:, -K:]
+        a, g, ts = actions.reshape(1, -1, bench.ACT_DIM)[:, -K:], target_return.reshape(1, -1, 1)[:, -K:], \
+            timesteps.reshape(1, -1)[:, -K:]
+        n = s.shape[1]
+        mask = torch.cat([torch.zeros(K - n), torch.ones(n)]).reshape(1, -1)
+        s = torch.cat([torch.zeros((1, K - n, bench.OBS_DIM)), s], dim=1)
+        a = torch.cat([torch.zeros((1, K - n, bench.ACT_DIM)), a], dim=1)
+        g = torch.cat([torch.zeros((1, K - n, 1)), g], dim=1).float()
+        ts = torch.cat([torch.zeros((1, K - n), dtype=torch.long), ts], dim=1)
+        action = model(s, a, g, ts, mask)[1][0, -1]
+        actions[-1] = action
+        state, reward, *_ = env.step(action.numpy())
+        states = torch.cat([states, torch.from_numpy(state).reshape(1, bench.OBS_DIM).float()], dim=0)
+        rewards[-1] = reward
+        target_return = torch.cat([target_return, (target_return[0, -1] - reward / SCALE).reshape(1, 1)], dim=1)
+        timesteps = torch.cat([timesteps, torch.ones((1, 1), dtype=torch.long) * (t + 1)], dim=1)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    model.train()
+    return {"env_steps_per_s": steps / wall, "cpu_ms_per_lockstep": 1000 * cpu / steps, "ms_per_lockstep": 1000 * wall / steps}
+
+
 class OfficialStep:
     """One official `SequenceTrainer.train_step` (DT) or `ActTrainer.train_step` (BC) per call + its scheduler step."""
 
@@ -194,6 +233,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10, help="timed steps per measurement per round")
+    ap.add_argument("--eval-steps", type=int, default=200, help="steps of each evaluation episode (lockstep)")
+    ap.add_argument("--out", type=Path, default=None, help="write the report here (JSON)")
     ap.add_argument("--extra-path", default=None, help="a folder holding transformers (pip install --target)")
     args = ap.parse_args(argv)
     if args.extra_path:
@@ -215,22 +256,46 @@ def main(argv: list[str] | None = None) -> dict:
                                     TrainConfig(**{**bc_preset.train, "device": "cpu"}), 10),
     }
     steps = {name: args.steps * (20 if "bc" in name else 1) for name in cases}  # BC steps are ~70x cheaper
-    raw = {name: [] for name in cases}
+    mean, std = data.state_stats()
+    eval_model = DecisionTransformer(bench.model_config(data))
+    evals = {
+        "official_eval_1": lambda: official_eval(cases["official"].model, args.eval_steps, mean, std),
+        "ours_eval_1": lambda: bench.eval_bench(eval_model, 1, args.eval_steps),
+        "ours_eval_50": lambda: bench.eval_bench(eval_model, 50, args.eval_steps),
+        "ours_eval_50_bf16": lambda: bench.eval_bench(eval_model, 50, args.eval_steps, "bf16"),
+    }
+    raw = {name: [] for name in [*cases, *evals]}
     for r in range(args.rounds):
         for name, case in cases.items():
             raw[name].append(case(steps[name]))
+            print(f"round {r + 1} {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in raw[name][-1].items()), flush=True)
+        for name, case in evals.items():
+            raw[name].append(case())
             print(f"round {r + 1} {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in raw[name][-1].items()), flush=True)
     med = {name: {k: statistics.median(x[k] for x in rows) for k in rows[0]} for name, rows in raw.items()}
     base = lambda name: "official_bc" if "bc" in name else "official"  # noqa: E731
     ratios = {name: statistics.median(a["steps_per_s"] / b["steps_per_s"] for a, b in zip(raw[name], raw[base(name)]))
               for name in cases}
+    ratios.update({name: statistics.median(a["env_steps_per_s"] / b["env_steps_per_s"]
+                                           for a, b in zip(raw[name], raw["official_eval_1"])) for name in evals})
     print(f"\ntorch {torch.__version__}, transformers {transformers.__version__}, {args.threads} thread(s), "
           f"median of {args.rounds} interleaved rounds of {args.steps} steps")
+    for name in evals:
+        m = med[name]
+        print(f"{name:<18} {m['env_steps_per_s']:6.0f} env-steps/s  {m['cpu_ms_per_lockstep']:6.2f} ms CPU/lockstep  "
+              f"x{ratios[name]:.2f} official_eval_1")
     for name in cases:
         m = med[name]
         print(f"{name:<18} {m['steps_per_s']:6.2f} steps/s  {m['cpu_ms_per_step']:6.1f} ms CPU/step  "
               f"sampling {m['sample_ms_per_step']:5.2f} ms ({m['sample_share']:.1%})  x{ratios[name]:.2f} {base(name)}")
-    return {"median": med, "ratio_to_official": ratios, "raw": raw}
+    report = {"torch_threads": args.threads, "rounds": args.rounds, "steps": steps, "eval_steps": args.eval_steps,
+              "transformers": transformers.__version__, "machine": bench.machine(), "median": med,
+              "ratio_to_official": ratios, "raw": raw}
+    if args.out:
+        from dtlib import io
+
+        io.write_json(args.out, report)
+    return report
 
 
 if __name__ == "__main__":

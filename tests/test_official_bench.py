@@ -44,3 +44,6 @@ def test_official_dt_step_trains_when_transformers_is_installed(official):
     data = official.bench.synthetic_dataset(3_000)
     step = official.OfficialStep(data, warmup=0)
     assert step(1)["steps_per_s"] > 0
+    mean, std = data.state_stats()
+    row = official.official_eval(step.model, 3, mean, std)
+    assert row["env_steps_per_s"] > 0 and step.model.training  # back in training mode
