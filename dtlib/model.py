@@ -33,7 +33,7 @@ class ModelConfig:
     n_layer: int = 3  # transformer blocks [paper Gym: 3; Atari: 6]
     n_head: int = 1  # attention heads [paper Gym: 1; Atari: 8]
     dropout: float = 0.1  # embedding, attention and residual dropout [paper: 0.1]
-    dropout_masks: str = "bernoulli"  # 'bernoulli': nn.Dropout | 'packed': PackedDropout, ~2.5x cheaper on CPU
+    dropout_masks: str = "bernoulli"  # 'bernoulli': nn.Dropout | 'packed': PackedDropout, ~2x cheaper on CPU
     activation: str = "relu"  # MLP nonlinearity in the blocks [paper Gym: ReLU; Atari: GeLU]
     context_len: int = 20  # K, steps per window [paper Gym: 20; Atari: 30, Pong 50]
     max_ep_len: int = 1000  # size of the learned timestep embedding
@@ -61,7 +61,7 @@ class ModelConfig:
 # ---------------------------------------------------------------------------------------- dropout
 class PackedDropout(nn.Module):
     """Dropout whose masks take 16 bits of a 64-bit random word each: four mask entries per draw of torch's
-    generator instead of one Bernoulli draw per entry, so about 2.5x cheaper than `nn.Dropout` on CPU, where
+    generator instead of one Bernoulli draw per entry, so about 2x cheaper than `nn.Dropout` on CPU, where
     the draws are a sixth of a DT training step (README, Speed). Same expectation: the drop probability is
     rounded to a multiple of 1/65536 (0.1 -> 0.100006) and kept values are scaled by 1 / (1 - p). Seeded by
     torch's global generator, like `nn.Dropout`; the masks differ from `nn.Dropout`'s, so results do too.
