@@ -304,7 +304,8 @@ def deviations(cfg: MujocoDataConfig, table: "Any", policies: "Any") -> list[str
         "Environments are Gymnasium MuJoCo `-v5` (mujoco 4.0 bindings), not gym `-v3` on mujoco-py as D4RL's "
         "`-v2` datasets; the same policy scores differently across the two.",
         "Behaviour policies are stable-baselines3 SAC (its default sizes: 256x256, lr 3e-4, batch 256), not "
-        "rlkit SAC; the medium snapshot is taken at the first evaluation (10 stochastic episodes) scoring >= 33.",
+        "rlkit SAC; the medium snapshot is taken at the first evaluation (10 stochastic episodes; every 10k "
+        "steps, every 1k once one scored >= 20) scoring >= 33.",
         f"Rollout sets hold {cfg.n_steps:,} transitions (D4RL: 1,000,000; medium-expert 2,000,000); the "
         "trailing unfinished episode is cut (as Minari's generator), where D4RL kept it unflagged.",
         "medium-expert puts medium first, then expert (D4RL's v2 order was not verified; its v0 put expert "
