@@ -144,3 +144,20 @@ def test_fine_evaluation_starts_at_the_watch_score_and_lasts_until_the_medium_sn
     assert behaviour.near_medium({"curve": curve(5.0, 21.4), "medium_step": None}, cfg)
     assert behaviour.near_medium({"curve": curve(5.0, 21.4, 19.8), "medium_step": None}, cfg)  # a dip: still near
     assert not behaviour.near_medium({"curve": curve(21.4, 36.1), "medium_step": 190_000}, cfg)
+
+
+def test_dataset_deviations_give_each_medium_snapshot_its_share_of_the_expert():
+    import pandas as pd
+
+    from dtlib.data import generate_mujoco as gm
+
+    policies = pd.DataFrame([
+        {"env": "walker2d", "role": "medium", "training_steps": 190_000, "eval_normalized": 36.1, "net_arch": "256x256",
+         "note": ""},
+        {"env": "walker2d", "role": "expert", "training_steps": 370_000, "eval_normalized": 93.5, "net_arch": "256x256",
+         "note": ""}])
+    items = gm.deviations(gm.config_from_params("small", ["walker2d"], ["medium"], 10, 0, 0, "committed", 10),
+                          pd.DataFrame(), policies)
+    medium = [d for d in items if d.startswith("walker2d: the medium snapshot")]
+    assert len(medium) == 1 and "36.1" in medium[0] and "(39% of the expert's; D4RL: ~1/3)" in medium[0]
+    assert any("best evaluation within the training budget (370,000 SAC steps" in d for d in items)
