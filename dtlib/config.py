@@ -27,7 +27,7 @@ PRESETS: dict[str, Preset] = {
     "gym/dt": Preset(source="paper App. A (Gym); repo gym/experiment.py"),
     # [paper BC table, uncertain single source]: MLP, 3 layers, width 256, ReLU, batch 64, 2.5e4 steps;
     # the history length K of the paper's BC was not read — we use the code's default K=20 (deviation note).
-    # The official ActTrainer does not clip gradients; we keep the TrainConfig clip (0.25) off with 1e9.
+    # The official ActTrainer does not clip gradients: grad_clip 1e9 = dtlib.train.NO_CLIP turns clipping off.
     "gym/bc": Preset(model={"embed_dim": 256, "n_layer": 3, "context_len": 20},
                      train={"steps": 25_000, "grad_clip": 1e9},
                      source="paper App. A (BC/%BC MLP); repo gym/models/mlp_bc.py"),

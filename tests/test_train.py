@@ -158,3 +158,30 @@ def test_bf16_training_is_opt_in_learns_like_fp32_and_keeps_fp32_weights(tmp_pat
     assert abs(l16.iloc[-1] - l32.iloc[-1]) < 0.25 * l32.iloc[0]
     with pytest.raises(ParameterError, match="precision"):
         TrainConfig(precision="fp16")
+
+
+def test_no_clip_skips_the_norms_and_gives_the_weights_clipping_at_that_limit_gives(monkeypatch):
+    """The BC preset's grad_clip (NO_CLIP) never binds: skipping clip_grad_norm_ leaves every weight bit-identical."""
+    import dtlib.train as train_mod
+    from dtlib.data.windows import to_torch
+
+    data = push_dataset(50)
+    cfg = TrainConfig(steps=5, batch_size=16, lr=1e-3, warmup_steps=1, grad_clip=train_mod.NO_CLIP)
+    batches = [to_torch(b) for b in (WindowSampler(data, 5, seed=0).sample(16) for _ in range(5))]
+
+    def trained(clip_calls):
+        torch.manual_seed(0)
+        learner = SupervisedLearner(small_model(data), cfg)
+        for b in batches:
+            learner.update(b)
+        return learner.model, clip_calls
+
+    calls = []
+    real_clip = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda *a, **k: calls.append(1) or real_clip(*a, **k))
+    skipped, n_skipped = trained(calls)[0], len(calls)
+    monkeypatch.setattr(train_mod, "NO_CLIP", float("inf"))  # now the learner clips at 1e9
+    clipped = trained(calls)[0]
+    assert n_skipped == 0 and len(calls) == 5
+    for p, q in zip(skipped.parameters(), clipped.parameters()):
+        assert torch.equal(p, q)
