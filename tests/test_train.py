@@ -183,5 +183,8 @@ def test_no_clip_skips_the_norms_and_gives_the_weights_clipping_at_that_limit_gi
     monkeypatch.setattr(train_mod, "NO_CLIP", float("inf"))  # now the learner clips at 1e9
     clipped = trained(calls)[0]
     assert n_skipped == 0 and len(calls) == 5
+    from dtlib.config import get_preset
+
+    assert get_preset("gym", "bc").train["grad_clip"] >= cfg.grad_clip  # the BC preset takes the skip
     for p, q in zip(skipped.parameters(), clipped.parameters()):
         assert torch.equal(p, q)
