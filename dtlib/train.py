@@ -168,6 +168,8 @@ def train(run: RunDir, learner: Learner, sampler: Sampler, cfg: TrainConfig,
     so that training is identical with or without it.
     """
     if run.done:
+        if evaluate is not None and _final_eval_missing(run, cfg):  # a folder left by the old write order
+            _evaluate_final(run, learner, cfg, evaluate)
         return run
     seed_everything(cfg.seed)
     step, wall_before, metrics_rows, eval_frames = 0, 0.0, [], []
@@ -184,11 +186,13 @@ def train(run: RunDir, learner: Learner, sampler: Sampler, cfg: TrainConfig,
     wall = lambda: wall_before + time.perf_counter() - start  # noqa: E731
 
     def save_checkpoint() -> None:
-        io.torch_save(run.checkpoint_path, {"learner": learner.state_dict(), "sampler": sampler.state_dict(),
-                                            "rng": rng_state(), "step": step, "wall_s": wall()})
+        # Results first, the checkpoint last: a kill between these writes leaves the previous checkpoint, so the
+        # resumed run redoes the steps (and evaluations) after it; rows beyond the checkpoint's step are dropped.
         io.write_csv(run.metrics_path, pd.DataFrame(metrics_rows))
         if eval_frames:
             io.write_csv(run.eval_path, pd.concat(eval_frames, ignore_index=True))
+        io.torch_save(run.checkpoint_path, {"learner": learner.state_dict(), "sampler": sampler.state_dict(),
+                                            "rng": rng_state(), "step": step, "wall_s": wall()})
 
     def run_eval() -> None:
         df = evaluate(learner.model)
@@ -219,9 +223,30 @@ def train(run: RunDir, learner: Learner, sampler: Sampler, cfg: TrainConfig,
                 run_eval()
             save_checkpoint()
     bar.close()
+    if evaluate is not None and _final_eval_missing(run, cfg):  # resumed from a final checkpoint without its eval
+        _evaluate_final(run, learner, cfg, evaluate)
     io.write_json(run.summary_path, {"steps": step, "wall_s": wall(), "git_commit": run.config.get("git_commit")
                                      or io.read_json(run.config_path).get("git_commit")})
     return run
+
+
+def _final_eval_missing(run: RunDir, cfg: TrainConfig) -> bool:
+    """True when eval.csv has no rows for the last step (a run killed between its last checkpoint and eval.csv
+    by code that wrote the checkpoint first)."""
+    evals = run.evals()
+    return run.checkpoint_path.exists() and (len(evals) == 0 or not (evals["step"] == cfg.steps).any())
+
+
+def _evaluate_final(run: RunDir, learner: Learner, cfg: TrainConfig, evaluate: EvalFn) -> None:
+    """Evaluate the final checkpoint's weights and append the rows to eval.csv (evaluation seeds its own RNGs)."""
+    ckpt = torch.load(run.checkpoint_path, weights_only=True, map_location=cfg.torch_device)
+    if ckpt["step"] != cfg.steps:
+        raise RuntimeError(f"{run.path.name}: the checkpoint is at step {ckpt['step']}, not the last step {cfg.steps}")
+    learner.load_state_dict(ckpt["learner"])
+    df = evaluate(learner.model)
+    df.insert(0, "step", cfg.steps)
+    evals = run.evals()
+    io.write_csv(run.eval_path, pd.concat([evals, df], ignore_index=True) if len(evals) else df)
 
 
 def load_model(run: RunDir, model: torch.nn.Module) -> torch.nn.Module:

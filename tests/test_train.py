@@ -188,3 +188,67 @@ def test_no_clip_skips_the_norms_and_gives_the_weights_clipping_at_that_limit_gi
     assert get_preset("gym", "bc").train["grad_clip"] >= cfg.grad_clip  # the BC preset takes the skip
     for p, q in zip(skipped.parameters(), clipped.parameters()):
         assert torch.equal(p, q)
+
+
+class Fault(Exception):
+    pass
+
+
+@pytest.mark.parametrize("fail_write", [1, 2, 3])
+def test_a_fault_in_the_last_save_loses_no_final_evaluation(tmp_path, monkeypatch, fail_write):
+    """Kill the run at each of the last step's three writes (checkpoint, metrics.csv, eval.csv, in any order):
+    the resumed run ends with the uninterrupted run's final evaluation and metrics."""
+    import dtlib.io
+
+    ev = lambda m: evaluate(m, PUSH_SPEC, EvalConfig(episodes=2), env_fn=PushEnv)  # noqa: E731
+    cfg = dataclasses.replace(TRAIN, eval_every=20)
+    full, _ = train_once(tmp_path / "full", cfg=cfg, evaluate_fn=ev)
+    writes, real = [], {name: getattr(dtlib.io, name) for name in ("torch_save", "write_csv")}
+
+    def counting(name):
+        def write(path, obj):
+            writes.append(name)
+            return real[name](path, obj)
+        return write
+
+    for name in real:
+        monkeypatch.setattr(dtlib.io, name, counting(name))
+    train_once(tmp_path / "count", cfg=cfg, evaluate_fn=ev)
+    n_writes, writes[:] = len(writes), []
+    target = n_writes - 3 + fail_write  # the last step saves three files
+
+    def faulty(name):
+        def write(path, obj):
+            writes.append(name)
+            if len(writes) == target:
+                raise Fault(f"killed at write {target} ({name})")
+            return real[name](path, obj)
+        return write
+
+    for name in real:
+        monkeypatch.setattr(dtlib.io, name, faulty(name))
+    with pytest.raises(Fault):
+        train_once(tmp_path / "killed", cfg=cfg, evaluate_fn=ev)
+    for name in real:
+        monkeypatch.setattr(dtlib.io, name, real[name])
+    run, _ = train_once(tmp_path / "killed", cfg=cfg, evaluate_fn=ev)
+    assert run.done
+    pd.testing.assert_frame_equal(run.evals(), full.evals())
+    assert sorted(set(run.evals()["step"])) == [20, 40, 60]
+    pd.testing.assert_frame_equal(run.metrics().drop(columns="time/wall_s"),
+                                  full.metrics().drop(columns="time/wall_s"))
+
+
+def test_a_finished_run_missing_its_final_evaluation_is_evaluated_on_resume(tmp_path):
+    """A folder left by the old write order (summary written, eval.csv without the last step) gets its final
+    evaluation from the saved weights; training is not redone."""
+    ev = lambda m: evaluate(m, PUSH_SPEC, EvalConfig(episodes=2), env_fn=PushEnv)  # noqa: E731
+    cfg = dataclasses.replace(TRAIN, eval_every=20)
+    full, _ = train_once(tmp_path / "full", cfg=cfg, evaluate_fn=ev)
+    run, _ = train_once(tmp_path / "old", cfg=cfg, evaluate_fn=ev)
+    evals = run.evals()
+    evals[evals["step"] < 60].to_csv(run.eval_path, index=False)
+    stamp = run.checkpoint_path.stat().st_mtime_ns
+    run, _ = train_once(tmp_path / "old", cfg=cfg, evaluate_fn=ev)
+    assert run.checkpoint_path.stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(run.evals(), full.evals())
