@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm  # text bars: no ipywidgets needed, and they read in the HTML reports
 
 from dtlib.specs import EnvSpec
-from dtlib.validate import check_choice, check_list, check_positive
+from dtlib.validate import ParameterError, check_choice, check_list, check_positive
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ def evaluate(model: torch.nn.Module, spec: EnvSpec, cfg: EvalConfig,
     targets = list(cfg.targets or spec.targets)
     jobs = [(target, i) for target in targets for i in range(cfg.episodes)]
     env_fn = env_fn or (lambda: make_env(spec, **dict(cfg.env_kwargs)))
+    if cfg.max_steps > spec.max_ep_len:
+        raise ParameterError(f"max_steps={cfg.max_steps} exceeds {spec.name}'s max_ep_len={spec.max_ep_len}: "
+                             f"allowed 0 (the spec's) to {spec.max_ep_len}, the timesteps the model embeds")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

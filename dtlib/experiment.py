@@ -69,6 +69,11 @@ def build_model(run_cfg: RunConfig, data: EpisodeDataset, overrides: dict | None
     """
     spec = get_env_spec(run_cfg.env)
     preset = get_preset(spec.domain, run_cfg.method)
+    longest = int(data.lengths.max())
+    if longest > spec.max_ep_len:  # its later timesteps would have no row in the timestep embedding
+        raise DatasetError(f"{data.meta.get('path', data.meta.get('name', 'the dataset'))}: an episode of {longest} "
+                           f"steps is longer than {spec.name}'s max_ep_len={spec.max_ep_len} (the timestep "
+                           "embedding's size); split it at its episode ends or fix the terminal/timeout flags")
     preset_model = {**preset.model, **(overrides or {})}
     if run_cfg.method == "cql":
         return _build_cql(run_cfg, data, spec.max_ep_len, preset_model)

@@ -274,7 +274,7 @@ class DecisionTransformer(nn.Module):
         states, actions, mask = batch["states"], batch["actions"], batch["mask"]
         b, k = mask.shape
         check_batch(cfg, states, k)
-        time = self.embed_timestep(batch["timesteps"].long().clamp(0, cfg.max_ep_len - 1))  # [B, K, d]
+        time = self.embed_timestep(batch["timesteps"].long())  # [B, K, d]; never clamped: a timestep >= max_ep_len is an IndexError
         s = self.embed_state(states)  # [B, K, d]
         a = self.embed_action(actions.long() if cfg.discrete else actions.float())  # [B, K, d]
         tokens = [s, a]

@@ -88,3 +88,10 @@ def test_write_then_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(back.starts, ds.starts)
     np.testing.assert_allclose(back.observations, ds.observations)
     assert back.meta["file_metadata"] == {"algorithm": "SAC"}
+
+
+def test_a_file_without_any_terminal_or_timeout_is_refused(tmp_path):
+    # no flag at all: the old loader made one episode of every step (and its timesteps ran past the env's limit)
+    write(tmp_path / "noflags.hdf5", terminals=np.zeros(10, bool), timeouts=np.zeros(10, bool))
+    with pytest.raises(DatasetError, match=r"noflags\.hdf5.*no episode boundary"):
+        load_d4rl_hdf5(tmp_path / "noflags.hdf5")

@@ -33,6 +33,12 @@ def test_return_to_go_is_decremented_by_rewards():
     assert df["length"].iloc[0] == 5
 
 
+def test_an_episode_cap_past_the_timestep_embedding_is_refused():
+    # PushEnv's spec embeds 5 timesteps: a 6-step cap would feed the policy a timestep it has no row for
+    with pytest.raises(ParameterError, match=r"max_steps=6.*max_ep_len=5"):
+        evaluate(EchoRTG(), PUSH_SPEC, EvalConfig(episodes=1, max_steps=6), env_fn=PushEnv)
+
+
 def test_delayed_mode_keeps_the_target():
     policy = EchoRTG()
     evaluate(policy, PUSH_SPEC, EvalConfig(episodes=1, targets=(5.0,), delayed=True), env_fn=PushEnv)

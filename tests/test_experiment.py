@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dtlib.data.episodes import EpisodeDataset
+from dtlib.data.episodes import DatasetError, EpisodeDataset
 from dtlib.evaluate import EvalConfig
 from dtlib.experiment import RunConfig, build_model, run
 from dtlib.model import MLPBC, DecisionTransformer
@@ -28,6 +28,13 @@ def test_bad_run_parameters_fail_at_once_naming_them():
         RunConfig(env="hopper", dataset="medium", reward_mode="sparse")
     with pytest.raises(ValueError, match="pct_bc"):
         RunConfig(env="hopper", dataset="medium", method="pct_bc", pct=1.0)
+
+
+def test_an_episode_longer_than_the_timestep_embedding_is_refused_not_clamped():
+    # hopper's timestep embedding has 1,000 rows: a 1,200-step episode's later timesteps have none
+    with pytest.raises(DatasetError, match=r"1200 steps.*max_ep_len=1000"):
+        build_model(RunConfig("hopper", "x", "dt"), hopper_like(n_episodes=2, length=1200))
+    assert build_model(RunConfig("hopper", "x", "dt"), hopper_like(n_episodes=2, length=1000)).cfg.max_ep_len == 1000
 
 
 def test_models_per_method_follow_the_presets():

@@ -118,6 +118,15 @@ def test_mlp_bc_uses_only_recent_states():
     assert bc.act(a).shape == (B, 2)
 
 
+def test_a_timestep_past_the_embedding_is_an_error_never_clamped():
+    model = DecisionTransformer(dataclasses.replace(CONFIGS["gym"], max_ep_len=9))
+    ok = batch(model.cfg)  # timesteps 3..8: the embedding's last row is 8
+    model(ok)
+    ok["timesteps"][:, -1] = 9  # the old model read row 8 for it: two steps with one timestep, silently
+    with pytest.raises(IndexError):
+        model(ok)
+
+
 def test_wrong_observation_shape_is_named():
     model = DecisionTransformer(CONFIGS["gym"])
     bad = batch(CONFIGS["gym"])

@@ -62,8 +62,15 @@ class EpisodeDataset:
     def from_flat(cls, observations: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                   terminals: np.ndarray, timeouts: np.ndarray, meta: dict | None = None,
                   drop_last_partial: bool = True) -> "EpisodeDataset":
-        """Split D4RL-style flat arrays into episodes at each terminal or timeout."""
+        """Split D4RL-style flat arrays into episodes at each terminal or timeout.
+
+        With `drop_last_partial`, data without any flag has no episode boundary at all and is refused (one
+        episode of every step would be a guess, and a wrong one for a file whose flags were lost).
+        """
         ends = np.flatnonzero(np.asarray(terminals, bool) | np.asarray(timeouts, bool)) + 1
+        if drop_last_partial and len(ends) == 0 and len(rewards):
+            raise DatasetError(f"no episode boundary: none of the {len(rewards)} steps has a terminal or "
+                               "timeout flag")
         n = len(rewards) if not drop_last_partial or len(ends) == 0 else int(ends[-1])
         if n == 0:
             raise DatasetError("empty dataset: no complete episode (no terminal or timeout flag)")
