@@ -2,7 +2,7 @@
 
     study = check_params(profile="small", games=["pong"], ...)   # the notebook's parameters
     data = load_datasets(study)                    # built here (a behaviour DQN's replay) or DQN-replay files
-    evals = run_sweep(study, runs_dir(profile), data)    # one row per (run, target, eval episode)
+    evals = tidy(run_sweep(jobs(study, data), runs_dir(profile), profile))  # one row per (run, target, episode)
     per_run = run_scores(evals)                   # one row per run x target: mean return and gamer score
     table1(per_run), table4(per_run), table5(per_run, study), figure4(per_run, data)
 
@@ -30,6 +30,7 @@ from dtlib.evaluate import EvalConfig
 from dtlib.experiment import RunConfig, run
 from dtlib.specs import get_env_spec
 from dtlib.validate import ParameterError, check_choice, check_list, check_positive, check_range
+from dtlib.sweep import DataSource, Job, SweepResult
 
 ATARI_GAMES = ("breakout", "qbert", "pong", "seaquest")
 ATARI_METHODS = ("dt", "bc", "pct_bc")
@@ -228,25 +229,24 @@ def dataset_table(data: dict[str, EpisodeDataset]) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------- sweep
-def run_sweep(study: AtariStudy, runs_root: str | Path, data: dict[str, EpisodeDataset],
-              progress: bool = True) -> pd.DataFrame:
-    """Train/evaluate every run (finished runs are reused, killed ones resume); one row per eval episode."""
-    import torch
-    from tqdm import tqdm
+def jobs(study: AtariStudy, data: dict[str, EpisodeDataset]) -> list[Job]:
+    """The grid as dtlib.sweep jobs; `data` (from `load_datasets`, which builds what is missing) sizes the
+    paper's epochs, and each worker loads its game's data itself (`load_game_data`: the saved copy).
 
-    if study.threads:
-        torch.set_num_threads(study.threads)
-    frames = []
-    for cfg in tqdm(study.run_configs(), desc="runs", disable=not progress, mininterval=10.0):
-        r = run(cfg, data[cfg.env], runs_root, study.eval_config(cfg), progress=False,
-                model_overrides=study.model, **study.train_overrides(cfg, data[cfg.env].n_steps))
-        df = r.evals().rename(columns={"seed": "episode_seed"})  # the env's reset seed, not the run's
-        metrics = r.metrics()
-        loss = float(metrics["train/action_loss"].iloc[-1]) if len(metrics) else np.nan
-        frames.append(df.assign(game=cfg.env, method=cfg.method, pct=cfg.pct, seed=cfg.seed, final_loss=loss,
-                                K=cfg.context_len, run=r.path.name,
-                                train_s=r.summary().get("wall_s", np.nan)))
-    return pd.concat(frames, ignore_index=True)
+    GPU: the runs train on CUDA wherever their worker has one (none of them requires it)."""
+    return [Job(cfg, DataSource.of(load_game_data, study=study, game=cfg.env), study.eval_config(cfg),
+                dict(study.model), study.train_overrides(cfg, data[cfg.env].n_steps), threads=study.threads)
+            for cfg in study.run_configs()]
+
+
+def tidy(result: SweepResult) -> pd.DataFrame:
+    """One row per evaluation episode with the run's game, method, pct, K, seed, last training loss and
+    training wall time (the env's reset seed is `episode_seed`)."""
+    extra = result.runs.set_index("run")[["final_loss", "wall_s"]].rename(columns={"wall_s": "train_s"})
+    ev = result.evals.rename(columns={"env": "game", "context_len": "K"})
+    ev = ev.join(extra, on="run")
+    return ev.drop(columns=[c for c in ("dataset", "reward_mode", "return_head", "use_returns", "history")
+                            if c in ev])
 
 
 def run_scores(evals: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from dtlib.envs import graph
 from dtlib.evaluate import EvalConfig, evaluate
 from dtlib.experiment import RunConfig, build_model, run
 from dtlib.specs import get_env_spec
+from dtlib.sweep import DataSource, Job, run_sweep
 from dtlib.train import load_model
 from dtlib.validate import ParameterError, check_choice, check_list, check_positive
 
@@ -44,6 +45,12 @@ class GraphStudy:
 
     def run_config(self, seed: int) -> RunConfig:
         return RunConfig(ENV, f"{self.n_walks}walks", "dt", seed=seed)
+
+    def jobs(self) -> list[Job]:
+        """One DT per seed, as dtlib.sweep jobs (their rollouts with the return prior come after, in `dt_paths`)."""
+        data = DataSource.of(graph_dataset, n_walks=self.n_walks, seed=self.data_seed)
+        return [Job(self.run_config(s), data, EvalConfig(episodes=1), train_overrides={"steps": self.steps},
+                    threads=self.threads) for s in self.seeds]
 
 
 def check_params(profile: str, n_walks: int, data_seed: int, seeds: list, steps: int, eval_episodes: int,
@@ -105,17 +112,19 @@ def path_outcomes(traces: list[dict], adjacency: np.ndarray, goal: int) -> pd.Da
 
 
 def dt_paths(cfg: GraphStudy, data: EpisodeDataset, runs_root: str | Path, progress: bool = False) -> pd.DataFrame:
-    """Train (or reuse) one DT per seed and roll it out with the per-node return prior.
+    """Train (or reuse) one DT per seed (dtlib.sweep: the seeds train at once) and roll each out with the
+    per-node return prior.
 
     One row per evaluation episode: seed, start, steps (inf: goal not reached), shortest.
     """
     spec = get_env_spec(ENV)
     prior = return_prior(data)
     adj = graph.adjacency_of(**data.meta["env_params"])
+    run_sweep(cfg.jobs(), runs_root, cfg.profile, progress=progress)
     frames = []
     for seed in cfg.seeds:
         rc = cfg.run_config(seed)
-        run_dir = run(rc, data, runs_root, EvalConfig(episodes=1), progress=progress, steps=cfg.steps)
+        run_dir = run(rc, data, runs_root, EvalConfig(episodes=1), progress=False, steps=cfg.steps)  # finished
         model = load_model(run_dir, build_model(rc, data))
         _, traces = evaluate(model, spec, EvalConfig(episodes=cfg.eval_episodes), record=True, return_prior=prior)
         frames.append(path_outcomes(traces, adj, data.meta["env_params"]["goal"]).assign(seed=seed))

@@ -1,7 +1,7 @@
 """Continuous control (paper §5.2, Tables 2–3, Figure 4, the context and delayed-reward ablations).
 
     study = check_params(profile="small", envs=["hopper"], ...)     # the notebook's parameters
-    evals = run_sweep(study, runs_dir(profile))    # one row per (run, eval episode), run labels attached
+    evals = run_sweep(jobs(study), runs_dir(profile), profile).evals   # one row per (run, eval episode)
     scores = seed_scores(evals)                    # one row per run x target: mean normalised score
     table2(scores)                                 # DT vs BC vs %BC, mean ± std over seeds, paper beside
 
@@ -28,6 +28,7 @@ from dtlib.specs import get_env_spec
 from dtlib.train import load_model
 from dtlib.validate import ParameterError, check_choice, check_list, check_positive, check_range
 
+from dtlib.sweep import DataSource, Job
 GYM_ENVS = ("hopper", "halfcheetah", "walker2d")
 GYM_DATASETS = ("medium", "medium-replay", "medium-expert")
 GYM_METHODS = ("dt", "bc", "pct_bc", "cql")
@@ -53,8 +54,7 @@ class GymStudy:
     delayed: bool  # also train DT (and CQL) on delayed rewards, first env, every dataset (§5.6)
     figure4_points: int  # targets per medium-replay DT in the Figure 4 sweep
     dataset_template: str  # '' = our generated datasets; else e.g. '~/d4rl/{env}_{dataset}-v2.hdf5'
-    threads: int  # torch CPU threads per process (0: torch's default, or the cores shared among the workers)
-    workers: int = 1  # runs trained at once in separate processes (2 on 2 cores: ~1.6x the throughput)
+    threads: int  # torch CPU threads per run (0: the cores shared among the sweep's workers, dtlib.sweep)
     cql_precision: str = "fp32"  # CQL forward passes: 'fp32' or 'bf16' (autocast; ~2.4x faster on AMX CPUs)
     delayed_datasets: tuple[str, ...] = ()  # datasets of the delayed-reward runs (empty: every dataset)
 
@@ -82,12 +82,6 @@ class GymStudy:
         """Model fields the profile sets: CQL's precision (autocast of its forward passes)."""
         return {"precision": self.cql_precision} if run_cfg.method == "cql" else {}
 
-    def worker_threads(self) -> int:
-        """torch threads per worker process: `threads`, or the machine's cores shared among the workers."""
-        import os
-
-        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
-
     def train_overrides(self, run_cfg: RunConfig) -> dict:
         """Steps (per method) and the batch size; warmup scaled with the step budget (10% of it, at most 10k)."""
         steps = self.steps[run_cfg.method]
@@ -101,7 +95,7 @@ class GymStudy:
 def check_params(profile: str, envs: list, datasets: list, methods: list, pcts: list, seeds: list,
                  dt_steps: int, bc_steps: int, cql_steps: int, batch_size: int, eval_episodes: int,
                  eval_every: int, context_ablation: list, delayed: bool, figure4_points: int,
-                 dataset_template: str, threads: int, workers: int = 1,
+                 dataset_template: str, threads: int,
                  cql_precision: str = "fp32", delayed_datasets: list = ()) -> GymStudy:
     """The notebook's parameters as a GymStudy; a bad one raises ParameterError naming it."""
     check_choice("profile", profile, ["smoke", "small", "paper"])
@@ -122,7 +116,6 @@ def check_params(profile: str, envs: list, datasets: list, methods: list, pcts: 
         raise ParameterError(f"dataset_template={dataset_template!r} must be '' or contain '{{env}}' and "
                              "'{dataset}', e.g. '~/d4rl/{env}_{dataset}-v2.hdf5' or 'mujoco/{env}/{dataset}-v0'")
     check_range("threads", threads, 0, 256)
-    check_positive("workers", workers, integer=True)
     check_choice("cql_precision", cql_precision, ["fp32", "bf16"])
     for ds in delayed_datasets:
         check_choice("delayed_datasets", ds, list(datasets))
@@ -130,7 +123,7 @@ def check_params(profile: str, envs: list, datasets: list, methods: list, pcts: 
     return GymStudy(profile, tuple(envs), tuple(datasets), tuple(methods), tuple(float(p) for p in pcts),
                     tuple(int(s) for s in seeds), steps, batch_size, eval_episodes, eval_every,
                     tuple(int(k) for k in context_ablation), bool(delayed), figure4_points, dataset_template,
-                    threads, int(workers), cql_precision, tuple(delayed_datasets))
+                    threads, cql_precision, tuple(delayed_datasets))
 
 
 def dataset_source(study: GymStudy, env: str, dataset: str) -> str:
@@ -153,49 +146,21 @@ def eval_config(study: GymStudy) -> EvalConfig:
     return EvalConfig(episodes=study.eval_episodes)
 
 
-def _train_one(cfg: RunConfig, data: EpisodeDataset, runs_root: str, eval_cfg: EvalConfig, threads: int,
-               model_overrides: dict, train_overrides: dict) -> str:
-    """One run in a worker process (module level so that a spawned process can import it)."""
-    import torch
+def data_source(study: GymStudy, env: str, dataset: str) -> DataSource:
+    """How a sweep worker loads one (env, dataset) (from files every worker can read)."""
+    from dtlib.data.generate_mujoco import load_dataset
 
-    torch.set_num_threads(threads)
-    return run(cfg, data, runs_root, eval_cfg, progress=False, model_overrides=model_overrides,
-               **train_overrides).path.name
+    return DataSource.of(load_dataset, source=dataset_source(study, env, dataset))
 
 
-def run_sweep(study: GymStudy, runs_root: str | Path, data: dict[tuple[str, str], EpisodeDataset],
-              progress: bool = True) -> pd.DataFrame:
-    """Train/evaluate every run (finished runs are reused); one row per evaluation episode, run labels attached.
+def jobs(study: GymStudy) -> list[Job]:
+    """The grid as dtlib.sweep jobs: every run config with its data, evaluation and the profile's budgets.
 
-    With `study.workers > 1` unfinished runs train in that many spawned processes, each seeded by its run
-    config alone, so a run's numbers do not depend on which worker trained it or in which order.
+    `run_sweep(jobs(study), runs_root, study.profile).evals` has one row per evaluation episode with the
+    run's RUN_KEYS and folder (`run`) attached.
     """
-    import torch
-    from tqdm import tqdm
-
-    configs = study.run_configs()
-    if study.workers > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(study.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_train_one, cfg, data[(cfg.env, cfg.dataset)], str(runs_root),
-                                   eval_config(study), study.worker_threads(), study.model_overrides(cfg),
-                                   study.train_overrides(cfg)) for cfg in configs]
-            for f in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress,
-                          mininterval=10.0):
-                f.result()  # a failed run raises here, naming its error
-    if study.threads:
-        torch.set_num_threads(study.threads)
-    frames = []
-    for cfg in tqdm(configs, desc="runs", disable=not progress or study.workers > 1, mininterval=10.0):
-        r = run(cfg, data[(cfg.env, cfg.dataset)], runs_root, eval_config(study), progress=False,
-                model_overrides=study.model_overrides(cfg), **study.train_overrides(cfg))
-        df = r.evals()
-        labels = dataclasses.asdict(cfg)
-        df = df.assign(**{k: labels[k] for k in RUN_KEYS}, run=r.path.name)
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
+    return [Job(cfg, data_source(study, cfg.env, cfg.dataset), eval_config(study), study.model_overrides(cfg),
+                study.train_overrides(cfg), threads=study.threads) for cfg in study.run_configs()]
 
 
 def seed_scores(evals: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Key-to-Door (paper §5.4–5.5): Table 6's sweep and Figure 5's critic study, as functions of a config.
 
     cfg = check_params(profile="small", datasets=[1000, 10000], ...)    # the notebook's parameters
-    evals = run_sweep(cfg, runs_dir(profile))       # one row per (dataset, method, seed, eval episode)
+    evals, runs = tables(run_sweep(jobs(cfg), runs_dir(profile), profile))   # one row per eval episode; per run
     table = success_table(evals, random_rate)       # Table 6: mean ± std over seeds, the paper's beside
 
 Figure 5 uses a separate "critic" DT trained with `use_returns=False, return_head=True`: with return tokens
@@ -29,6 +29,7 @@ from dtlib.envs import keydoor
 from dtlib.evaluate import EvalConfig
 from dtlib.experiment import RunConfig, build_model, run
 from dtlib.specs import get_env_spec
+from dtlib.sweep import DataSource, Job, SweepResult
 from dtlib.train import load_model
 from dtlib.validate import ParameterError, check_choice, check_list, check_positive, check_range
 
@@ -125,26 +126,37 @@ def dataset_summary(cfg: KeyDoorStudy) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def run_sweep(cfg: KeyDoorStudy, runs_root: str | Path, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train and evaluate (or reuse finished) runs of the sweep.
+def data_source(n_episodes: int, data_seed: int) -> DataSource:
+    """How a sweep worker gets a random-policy dataset (generated once, cached under data_dir())."""
+    return DataSource.of(keydoor_dataset, n_episodes=n_episodes, seed=data_seed)
 
-    Returns (evals, runs): evals has one row per evaluation episode and evaluation point (dataset, method,
-    seed, step, episode, return, success: the return is 1 on success, else 0); runs one row per run (its
-    folder and the training wall time including evaluations, summed over resumes, from summary.json).
-    """
-    frames, runs = [], []
+
+def jobs(cfg: KeyDoorStudy) -> list[Job]:
+    """The Table 6 sweep and Figure 5's critic as dtlib.sweep jobs (the critic trains alongside the grid)."""
     eval_cfg = EvalConfig(episodes=cfg.eval_episodes)
-    for rc in cfg.run_configs():
-        data = keydoor_dataset(_n_of(rc.dataset), cfg.data_seed)
-        run_dir = run(rc, data, runs_root, eval_cfg, progress=progress, steps=cfg.steps[rc.method],
-                      eval_every=cfg.eval_every)
-        evals = run_dir.evals()
-        frames.append(pd.DataFrame({"dataset": rc.dataset, "method": rc.method, "seed": rc.seed,
-                                    "step": evals["step"].to_numpy(), "episode": evals["episode"].to_numpy(),
-                                    "return": evals["return"].to_numpy(), "success": evals["return"].to_numpy() > 0.5}))
-        runs.append({"dataset": rc.dataset, "method": rc.method, "seed": rc.seed, "run": run_dir.path.name,
-                     "wall_s": run_dir.summary()["wall_s"]})
-    return pd.concat(frames, ignore_index=True), pd.DataFrame(runs)
+    grid = [Job(rc, data_source(_n_of(rc.dataset), cfg.data_seed), eval_cfg,
+                train_overrides={"steps": cfg.steps[rc.method], "eval_every": cfg.eval_every}, threads=cfg.threads)
+            for rc in cfg.run_configs()]
+    critic = Job(cfg.critic_config(), data_source(cfg.critic_dataset, cfg.data_seed), EvalConfig(episodes=1),
+                 train_overrides={"steps": cfg.critic_steps}, threads=cfg.threads)
+    return grid + [critic]
+
+
+def tables(result: SweepResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sweep's Table 6 runs (the critic left out) as (evals, runs).
+
+    evals has one row per evaluation episode and evaluation point (dataset, method, seed, step, episode,
+    return, success: the return is 1 on success, else 0); runs one row per run (its folder and the training
+    wall time including evaluations, summed over resumes, from summary.json).
+    """
+    table6 = lambda df: df[df["use_returns"] & ~df["return_head"]]  # noqa: E731  (the critic has neither)
+    ev = table6(result.evals)
+    evals = pd.DataFrame({"dataset": ev["dataset"].to_numpy(), "method": ev["method"].to_numpy(),
+                          "seed": ev["seed"].to_numpy(), "step": ev["step"].to_numpy(),
+                          "episode": ev["episode"].to_numpy(), "return": ev["return"].to_numpy(),
+                          "success": ev["return"].to_numpy() > 0.5})
+    runs = table6(result.runs)[["dataset", "method", "seed", "run", "wall_s"]].reset_index(drop=True)
+    return evals, runs
 
 
 def _n_of(label: str) -> int:

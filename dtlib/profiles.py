@@ -4,6 +4,8 @@ Layout of `profiles/<name>.yaml`:
 
     description: one line
     budget_minutes: 10          # wall-time budget of the whole pipeline on a 2-core CPU (null: none)
+    workers: 2                  # optional: runs trained at once by every study's grid (dtlib.sweep); 1: in-process,
+                                # 0: one per core; $DTLIB_WORKERS overrides it, $DTLIB_SCHEDULER sends runs to a cluster
     notebooks:
       environment:              # notebook key: file name without the `NN_` prefix and `.ipynb`
         steps: 200              # parameter values papermill passes
@@ -24,6 +26,7 @@ from dtlib.paths import project_root
 from dtlib.validate import ParameterError, check_choice
 
 PROFILE_KEYS = {"description", "budget_minutes", "notebooks"}
+OPTIONAL_KEYS = {"workers": 1}  # key -> default when a profile leaves it out
 
 
 def profiles_dir() -> Path:
@@ -44,6 +47,7 @@ class Profile:
     description: str  # one line, shown in the README and the report index
     budget_minutes: float | None  # wall-time budget of the whole pipeline on a 2-core CPU; None: no budget
     notebooks: Mapping[str, Mapping[str, Any]] = field(repr=False)  # notebook key -> parameter values
+    workers: int = 1  # run slots of every grid's local cluster (dtlib.sweep); 1: in-process; 0: one per core
 
     def notebook_params(self, notebook_key: str) -> dict[str, Any]:
         """The parameters papermill passes to one notebook (always including `profile`)."""
@@ -55,8 +59,9 @@ def load_profile(name: str) -> Profile:
     check_choice("profile", name, available_profiles())
     path = profiles_dir() / f"{name}.yaml"
     raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict) or set(raw) != PROFILE_KEYS:
-        raise ParameterError(f"{path}: top-level keys must be exactly {sorted(PROFILE_KEYS)}, got {sorted(raw)}")
+    if not isinstance(raw, dict) or not PROFILE_KEYS <= set(raw) <= PROFILE_KEYS | set(OPTIONAL_KEYS):
+        raise ParameterError(f"{path}: top-level keys must be {sorted(PROFILE_KEYS)} and optionally "
+                             f"{sorted(OPTIONAL_KEYS)}, got {sorted(raw)}")
     notebooks = raw["notebooks"] or {}
     for key, params in notebooks.items():
         if not isinstance(params, dict):
@@ -66,5 +71,9 @@ def load_profile(name: str) -> Profile:
     budget = raw["budget_minutes"]
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
         raise ParameterError(f"{path}: budget_minutes={budget!r} must be a positive number or null")
+    workers = raw.get("workers", OPTIONAL_KEYS["workers"])
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ParameterError(f"{path}: workers={workers!r} must be an integer >= 0 (1: in-process, 0: one per core)")
     frozen = MappingProxyType({k: MappingProxyType(dict(v)) for k, v in notebooks.items()})
-    return Profile(name=name, description=str(raw["description"]), budget_minutes=budget, notebooks=frozen)
+    return Profile(name=name, description=str(raw["description"]), budget_minutes=budget, notebooks=frozen,
+                   workers=workers)

@@ -1,6 +1,8 @@
 """Small synthetic tasks shared by the core tests."""
 from __future__ import annotations
 
+import os
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from dtlib.specs import EnvSpec
 # The tests' models are tiny: one thread avoids OpenMP hand-offs that cost more than the arithmetic
 # (20x slower with 2 threads on a loaded 2-core machine).
 torch.set_num_threads(1)
+# Study grids run in the test process unless a test asks for workers (tests/test_sweep.py starts real clusters).
+os.environ.setdefault("DTLIB_WORKERS", "1")
 
 HORIZON = 5
 

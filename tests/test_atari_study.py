@@ -7,6 +7,7 @@ import pytest
 
 from dtlib import atari_study
 from dtlib.data.episodes import EpisodeDataset
+from dtlib.sweep import run_sweep
 from dtlib.validate import ParameterError
 
 PARAMS = dict(profile="smoke", games=["pong"], dataset_source="build", behaviour_steps=2000,
@@ -133,12 +134,13 @@ def test_built_datasets_are_cached_and_the_tiny_sweep_runs(tmp_path, monkeypatch
     again = atari_study.load_datasets(study)
     assert len(calls) == 1 and np.array_equal(data["pong"].observations, again["pong"].observations)
     assert calls[0].total_steps == 2000 and calls[0].learning_starts == 1000
-    evals = atari_study.run_sweep(study, tmp_path / "runs", data, progress=False)
+    evals = atari_study.tidy(run_sweep(atari_study.jobs(study, data), tmp_path / "runs", workers=1, progress=False))
     per_run = atari_study.run_scores(evals)
     assert set(per_run["method"]) == {"dt", "bc", "pct_bc"} and (per_run["length"] <= 30).all()
     ks = atari_study.study_ks(study)
     assert len(atari_study.table1(per_run, ks)) == 2 and len(atari_study.table5(per_run, ks)) == 2
-    evals2 = atari_study.run_sweep(study, tmp_path / "runs", again, progress=False)  # finished runs reused
+    evals2 = atari_study.tidy(run_sweep(atari_study.jobs(study, again), tmp_path / "runs", workers=1,
+                                        progress=False))  # finished runs reused
     assert evals2["return"].equals(evals["return"])
 
 

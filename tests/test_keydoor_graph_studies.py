@@ -15,6 +15,7 @@ import torch  # noqa: E402
 from dtlib import graph_study, keydoor_study, plots  # noqa: E402
 from dtlib.data.generate import generate_graph_dataset, generate_keydoor_dataset  # noqa: E402
 from dtlib.envs import graph, keydoor  # noqa: E402
+from dtlib.sweep import run_sweep  # noqa: E402
 from dtlib.validate import ParameterError  # noqa: E402
 
 KD = dict(profile="smoke", datasets=[60], methods=["dt", "bc", "pct_bc"], pct=0.1, seeds=[0, 1], data_seed=0,
@@ -63,7 +64,7 @@ def test_success_table_mean_std_over_seeds_and_missing_methods():
 def test_sweep_critic_and_figure5_tables(data_home):
     cfg = keydoor_study.check_params(**{**KD, "methods": ["dt", "pct_bc"], "seeds": [0],
                                         "steps": {"dt": 3, "pct_bc": 2}})
-    evals, runs = keydoor_study.run_sweep(cfg, data_home / "runs")
+    evals, runs = keydoor_study.tables(run_sweep(keydoor_study.jobs(cfg), data_home / "runs", workers=1))
     final = keydoor_study.final_evals(evals)
     assert len(final) == 2 * 2 and set(final["method"]) == {"dt", "pct_bc"} and (runs["wall_s"] > 0).all()
     curves = keydoor_study.learning_curves(evals)  # dt evaluated at step 2 and at its end (3); %BC at 2
@@ -72,7 +73,7 @@ def test_sweep_critic_and_figure5_tables(data_home):
     steps = {m: json.loads((data_home / "runs" / r / "summary.json").read_text())["steps"]
              for m, r in zip(runs["method"], runs["run"])}
     assert steps == {"dt": 3, "pct_bc": 2}  # steps per method
-    again, _ = keydoor_study.run_sweep(cfg, data_home / "runs")  # finished runs are reused, not retrained
+    again, _ = keydoor_study.tables(run_sweep(keydoor_study.jobs(cfg), data_home / "runs", workers=1))  # reused
     pd.testing.assert_frame_equal(evals, again)
     summary = keydoor_study.dataset_summary(cfg)
     assert summary["episodes"].tolist() == [60]
