@@ -18,31 +18,60 @@ STALE = 77  # value of never-written rows (dopamine allocates with np.empty)
 
 
 class LoggedBuffer:
-    """dopamine's OutOfGraphReplayBuffer.add + batch_rl's logging, reduced to what the file layout depends on."""
+    """dopamine's OutOfGraphReplayBuffer.add + batch_rl's logging, reduced to what the file layout depends on.
 
-    def __init__(self, replay_dir: Path, n: int = N, stack: int = 4):
-        self.dir, self.n, self.stack = replay_dir, n, stack
+    `tags[g]` names what add number g stored: (episode, step) for a game's step, None for a padding row.
+    """
+
+    def __init__(self, replay_dir: Path, n: int = N, stack: int = 4, log: bool = True):
+        self.dir, self.n, self.stack, self.log = replay_dir, n, stack, log
         self.obs = np.full((n, *HW), STALE, np.uint8)
         self.act = np.zeros(n, np.int32)
         self.rew = np.zeros(n, np.float32)
         self.term = np.zeros(n, np.uint8)
         self.add_count = 0
         self.log_count = 0
+        self.tags = []
 
-    def _add(self, o, a, r, t):
+    def _add(self, o, a, r, t, tag=None):
         c = self.add_count % self.n
         self.obs[c], self.act[c], self.rew[c], self.term[c] = o, a, r, t
         self.add_count += 1
+        self.tags.append(tag)
 
-    def add(self, o, a, r, t):
+    def add(self, o, a, r, t, tag=None):
         if self.add_count == 0 or self.term[self.add_count % self.n - 1] == 1:
             for _ in range(self.stack - 1):  # zero padding before every episode
                 self._add(0, 0, 0.0, 0)
-        self._add(o, a, r, t)
-        if self.add_count % self.n == self.n - 1:  # batch_rl logs when the buffer is full
-            write_checkpoint(self.dir, self.log_count, {"observation": self.obs, "action": self.act,
-                                                        "reward": self.rew, "terminal": self.term}, self.add_count)
+        self._add(o, a, r, t, tag)
+        if self.log and self.add_count % self.n == self.n - 1:  # batch_rl logs when the buffer is full
+            self.save(self.log_count)
             self.log_count += 1
+
+    def save(self, suffix: int) -> int:
+        """Write the buffer as checkpoint `suffix` (dopamine's `save`); its add_count."""
+        write_checkpoint(self.dir, suffix, {"observation": self.obs, "action": self.act, "reward": self.rew,
+                                            "terminal": self.term}, self.add_count)
+        return self.add_count
+
+    def play(self, episode: int, length: int, rng: np.random.Generator) -> None:
+        """One game of `length` steps; its frames name it (see `frame`)."""
+        for t in range(length):
+            self.add(frame(episode, t), int(rng.integers(0, 6)), float(rng.choice([-1.0, 0.0, 1.0])),
+                     int(t == length - 1), (episode, t))
+
+    def whole_games(self, add_count: int, window: int) -> list[int]:
+        """The games a checkpoint holds whole and shows whole: every step among its adds (max(0, A - n) .. A - 1),
+        inside the window, and the add before its first step too (its padding: a game whose first step is the
+        oldest row could as well be a fragment). Call after the last game finished (`play` plays games to the end).
+        """
+        adds = {}
+        for g, tag in enumerate(self.tags):
+            if tag is not None:
+                adds.setdefault(tag[0], []).append(g)
+        oldest = max(0, add_count - self.n)
+        return sorted(e for e, gs in adds.items()
+                      if gs[0] > oldest and gs[-1] < add_count and all(g % self.n < window for g in gs))
 
 
 def frame(ep: int, t: int) -> np.ndarray:
@@ -176,7 +205,7 @@ def test_wrapped_buffer_is_split_at_its_cursor():
     act2 = np.array([0, 0, 0, 2, 2, 0, 1, 1, 1, 1, 1, 1], np.int32)
     kw = dict(add_count=12 * 3 + 6, n=12)
     assert len(complete_episodes(term2, act2, rew, **kw)) == 0
-    np.testing.assert_array_equal(complete_episodes(term2, act2, rew, first_row_after_terminal=True, **kw), [[3, 4]])
+    np.testing.assert_array_equal(complete_episodes(term2, act2, rew, lead={0: 3}, **kw), [[3, 4]])
     fresh = complete_episodes(np.array([0, 0, 0, 0, 1, 0, 0, 0, 0, 1], np.uint8),
                               np.array([0, 0, 0, 2, 2, 0, 0, 0, 3, 3]), np.zeros(10), add_count=10, n=16)
     np.testing.assert_array_equal(fresh, [[3, 4], [8, 9]])
@@ -240,3 +269,86 @@ def test_garbage_and_wrong_arrays_are_refused(copy_run):
         np.save(f, np.ones(N, np.float32))  # the padding rows must hold zeros
     with pytest.raises(DatasetError, match="padding"):
         load_dqn_replay(cfg(root, suffixes=(0,), num_steps=1))
+
+
+# ------------------------------------------------------------------------------------------ layouts at the edges
+def games_of(ds) -> list[int]:
+    """Which game each loaded episode is (its frames name it), sorted; every episode must start at the game's step 0."""
+    first = ds.observations[ds.starts]  # [E, H, W]
+    assert (first[:, 0, 1] == 0).all() and (first[:, 0, 2] == 1).all()
+    return sorted(int(g) for g in first[:, 0, 0])
+
+
+def load_all(root, suffix: int, window: int = N, **kw):
+    """Every complete game of one checkpoint (one visit takes them all)."""
+    return load_dqn_replay(cfg(root, num_steps=1, trajectories_per_buffer=10_000, suffixes=(suffix,),
+                               buffer_window=window, **kw))
+
+
+def test_a_padding_row_at_the_cursor_does_not_make_the_first_whole_game_a_fragment(tmp_path):
+    # Games of 47 + 3 padding adds, then one of 46: add 499 is game 9's terminal, so batch_rl logs checkpoint 0
+    # right after a terminal. Game 10's first padding row then lands on row n - 1 — checkpoint 1's oldest row,
+    # the one at its cursor — and its other two on rows 0 and 1; game 10 starts at row 2 and is whole.
+    rng = np.random.default_rng(0)
+    buf = LoggedBuffer(tmp_path / "Pong" / "1" / "replay_logs")
+    for e in range(10):
+        buf.play(e, 47 if e < 9 else 46, rng)
+    assert buf.log_count == 1 and buf.term[N - 2] == 1
+    e = 10
+    while buf.log_count < 2:
+        buf.play(e, int(rng.integers(20, 61)), rng)
+        e += 1
+    with gzip.open(checkpoint_file(buf.dir, "$store$_observation", 1)) as f:
+        obs = np.load(f)
+    with gzip.open(checkpoint_file(buf.dir, "$store$_terminal", 1)) as f:
+        term = np.load(f)
+    assert (obs[[N - 1, 0, 1]] == 0).all() and not term[[N - 1, 0, 1]].any() and obs[2, 0, 0] == 10
+    for window in (N, 200):
+        ds = load_all(tmp_path, 1, window)
+        assert games_of(ds) == buf.whole_games(2 * N - 1, window)
+        assert games_of(ds)[0] == 10  # the old loader dropped it as a fragment
+
+
+def test_a_checkpoint_exactly_full_is_not_wrapped(tmp_path):
+    # 10 games of 47 steps + 3 padding rows each: add_count == n, nothing overwritten, row 0 the first padding row
+    rng = np.random.default_rng(1)
+    buf = LoggedBuffer(tmp_path / "Pong" / "1" / "replay_logs", log=False)
+    for e in range(10):
+        buf.play(e, 47, rng)
+    assert buf.save(0) == N
+    assert games_of(load_all(tmp_path, 0)) == buf.whole_games(N, N) == list(range(10))  # the old loader lost game 0
+
+
+def test_checkpoints_saved_at_any_add_count_keep_exactly_their_whole_games(tmp_path):
+    # dopamine's own checkpoints (OutOfGraphReplayBuffer.save) come at any add_count: the cursor can sit on a
+    # padding row inside the window, a padding run can straddle the end of the buffer, the buffer can be unwrapped
+    rng, when = np.random.default_rng(2), np.random.default_rng(3)
+    buf = LoggedBuffer(tmp_path / "Pong" / "1" / "replay_logs", log=False)
+    saves = []
+    add = buf.add
+
+    def add_and_maybe_save(*args):
+        add(*args)
+        if buf.add_count >= 100 and when.random() < 0.03 and len(saves) < 40:
+            saves.append(buf.save(len(saves)))
+
+    buf.add = add_and_maybe_save
+    e = 0
+    while len(saves) < 40:
+        buf.play(e, int(rng.integers(3, 40)), rng)
+        e += 1
+    assert e < 256  # frames name games modulo 256
+    cursors = {a % N for a in saves if a > N}
+    assert any(0 < c < 300 for c in cursors) and any(a < N for a in saves)  # both layouts are exercised
+    for suffix, add_count in enumerate(saves):
+        for window in (N - 1, 300):  # rows >= window are not read (a game across row n-1 -> 0 never is whole)
+            assert games_of(load_all(tmp_path, suffix, window)) == buf.whole_games(add_count, window), (suffix, window)
+
+
+def test_num_steps_none_takes_every_complete_game(run):
+    root, _ = run
+    ds = load_dqn_replay(cfg(root, num_steps=None, trajectories_per_buffer=3))
+    each = [load_all(root, s) for s in (0, 1, 2)]
+    assert ds.n_steps == sum(d.n_steps for d in each)
+    assert games_of(ds) == sorted(sum((games_of(d) for d in each), []))
+    assert len(ds.meta["visits"]) > 3 and ds.meta["num_steps"] is None

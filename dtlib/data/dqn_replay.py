@@ -14,9 +14,12 @@ logged buffer writes the same files each time its 1M-slot buffer fills: n = 1,00
 How dopamine lays steps out, which the loader relies on:
   * row t = (frame s_t, action a_t, reward r_t, terminal after a_t); the frame stack of s_t is rows t-3..t.
   * before the first step of every episode it adds stack_size - 1 = 3 all-zero rows (padding for the stack).
-  * the buffer is circular: with add_count >= n, row add_count % n (the cursor) is the oldest; rows before the
-    cursor are newer. batch_rl logs when the cursor reaches n - 1, so rows 0..n-2 are in order and row n-1 is
-    the step just before row 0 (for suffix 0, never written).
+  * the buffer is circular: with add_count > n, row add_count % n (the cursor) is the oldest; rows before the
+    cursor are newer (add_count == n: exactly full, nothing overwritten, row 0 the oldest). batch_rl logs when
+    the cursor reaches n - 1, so rows 0..n-2 are in order and row n-1 is the step just before row 0 (for
+    suffix 0, never written). That oldest row is mid-game, a game's terminal, or — when the previous checkpoint
+    ended on a terminal — the next game's first padding row (rows 0 and 1 the other two): in the last two
+    cases the game after the padding is whole and kept (`opening_padding`).
   * rewards were clipped to [-1, 1] by dopamine's `Runner._run_one_episode` (`np.clip(reward, -1, 1)`) before the
     agent stored them, so DQN-replay returns-to-go are in clipped units, while the paper's evaluation decrements
     the target by the raw game reward (paper-facts §3.7). This loader keeps the files' (clipped) rewards and
@@ -26,10 +29,12 @@ How dopamine lays steps out, which the loader relies on:
 
 Sampling, as the official `create_dataset.py` (paper-facts §3.7): run 1 only; a checkpoint suffix drawn uniformly
 from 0..49; from where that checkpoint's previous visit stopped, the next `trajectories_per_buffer` episodes;
-repeat until at least `num_steps` transitions. The official buffer has `replay_capacity=100000`, so only the first
-100k rows of each 1M checkpoint are ever read (`buffer_window`). Official quirks NOT replicated:
+repeat until at least `num_steps` transitions (None: until every complete game is taken). The official buffer
+has `replay_capacity=100000`, so only the first 100k rows of each 1M checkpoint are ever read (`buffer_window`).
+Official quirks NOT replicated:
   * it keeps 11 episodes per visit when asked for 10 (the counter is tested after the decrement) — here 10;
-  * its first episode of a checkpoint starts at row 0, mid-game (a fragment with a wrong return) — here dropped;
+  * its first episode of a checkpoint starts at row 0, mid-game (a fragment with a wrong return) — here dropped
+    unless padding shows that a whole game starts there;
   * it keeps the 3 zero padding rows as steps (action 0, reward 0) at the start of every following episode, whose
     stacks hold the previous game's frames — here dropped; stacks at an episode start repeat its first frame
     (clipped by index), as Gymnasium's FrameStackObservation does at evaluation (kzl's eval used zero frames);
@@ -71,7 +76,7 @@ class DQNReplayConfig:
     root: str  # folder holding <Game>/<run>/replay_logs (gsutil's copy of gs://atari-replay-datasets/dqn)
     game: str  # folder name as DQN-replay spells it: 'Breakout', 'Qbert', 'Pong', 'Seaquest'
     run: int = 1  # DQN run 1..5 [repo: run 1 only]
-    num_steps: int = 500_000  # collect at least this many transitions [repo --num_steps 500000 = 1% of 50M]
+    num_steps: int | None = 500_000  # at least this many transitions; None: every game [repo --num_steps 500000 = 1%]
     trajectories_per_buffer: int = 10  # episodes per visit to a checkpoint [repo --trajectories_per_buffer 10]
     suffixes: tuple[int, ...] = tuple(range(50))  # checkpoints to draw from [repo: arange(50 - 50, 50)]
     buffer_window: int = 100_000  # only rows [0, window) of a checkpoint are read [repo replay_capacity=100000]
@@ -82,7 +87,8 @@ class DQNReplayConfig:
 
     def __post_init__(self) -> None:
         check_positive("run", self.run, integer=True)
-        check_positive("num_steps", self.num_steps, integer=True)
+        if self.num_steps is not None:
+            check_positive("num_steps", self.num_steps, integer=True)
         check_positive("trajectories_per_buffer", self.trajectories_per_buffer, integer=True)
         check_positive("buffer_window", self.buffer_window, integer=True)
         check_positive("stack_size", self.stack_size, integer=True)
@@ -149,13 +155,14 @@ def _read_header(path: Path) -> _NpyHeader:
     return header
 
 
-def _read_rows(path: Path, header: _NpyHeader, stop: int) -> np.ndarray:
-    """Rows [0, stop) of a gzip'd .npy array, decompressing only what they need."""
+def _read_rows(path: Path, header: _NpyHeader, stop: int, start: int = 0) -> np.ndarray:
+    """Rows [start, stop) of a gzip'd .npy array, decompressing only what they need."""
     stop = min(stop, header.shape[0])
-    out = np.empty((stop, *header.shape[1:]), dtype=header.dtype)
+    out = np.empty((max(0, stop - start), *header.shape[1:]), dtype=header.dtype)
+    row_bytes = int(np.prod(header.shape[1:], dtype=np.int64)) * header.dtype.itemsize
     try:
         with gzip.open(path, "rb") as f:
-            f.seek(header.offset)
+            f.seek(header.offset + start * row_bytes)
             _read_into(f, out, path)
     except _READ_ERRORS as e:
         raise DatasetError(f"DQN-replay file {path} is corrupt or truncated ({e})") from e
@@ -219,28 +226,33 @@ def inspect_checkpoint(cfg: DQNReplayConfig, suffix: int) -> tuple[dict[str, _Np
 
 
 def complete_episodes(terminal: np.ndarray, actions: np.ndarray, rewards: np.ndarray, add_count: int, n: int,
-                      stack_size: int = 4, path: str = "", first_row_after_terminal: bool = False) -> np.ndarray:
+                      stack_size: int = 4, path: str = "", lead: dict[int, int] | None = None) -> np.ndarray:
     """[M, 2] first and last row of every complete episode among the rows given, in dopamine's layout.
 
-    The rows are split at the cursor (rows after it are older than rows before it); in each part an episode
-    starts after a terminal and its stack_size - 1 padding rows (or at row stack_size - 1 of a buffer that was
-    never full, which begins with padding, or of a wrapped one whose row before row 0 — row n-1 — ended a game:
-    `first_row_after_terminal`), and ends at the next terminal. Leading fragments are dropped.
+    The rows are split at the cursor (rows after it are older than rows before it). In each part an episode
+    starts after a terminal and its stack_size - 1 padding rows, and ends at the next terminal. A part's rows
+    before its first terminal are a fragment of a game begun earlier, except where `lead[first row of the part]`
+    says how many padding rows open it (a whole game follows them): a buffer never wrapped (add_count <= n: row 0
+    is the very first padding row) opens with stack_size - 1 of them without being told.
     """
     w = len(terminal)
     pad = stack_size - 1
-    wrapped = add_count >= n
+    wrapped = add_count > n  # == n: exactly full, nothing overwritten yet, row 0 still the oldest
     cursor = add_count % n
+    lead = dict(lead or {})
+    if not wrapped:
+        lead[0] = pad
     parts = [(0, min(cursor, w)), (cursor, w)] if wrapped and cursor < w else [(0, min(w, add_count))]
     episodes = []
     for lo, hi in parts:
         if hi <= lo:
             continue
         ends = lo + np.flatnonzero(terminal[lo:hi])  # last row of each episode
-        fresh = lo == 0 and (not wrapped or first_row_after_terminal)  # row 0 starts padding, not mid-game
-        padded = np.concatenate([[lo - 1] if fresh else [], ends]).astype(np.int64)  # rows before padding
+        fresh = lo in lead  # the part opens with padding: its first game is whole
+        # rows just before each run of padding (a virtual one before a part that opens inside a padding run)
+        padded = np.concatenate([[lo + lead[lo] - 1 - pad] if fresh else [], ends]).astype(np.int64)
         for t in padded:
-            p = np.arange(t + 1, min(t + 1 + pad, hi))
+            p = np.arange(max(t + 1, lo), min(t + 1 + pad, hi))
             if len(p) and ((terminal[p] != 0).any() or (actions[p] != 0).any() or (rewards[p] != 0).any()):
                 raise DatasetError(f"{path}: rows {p[0]}..{p[-1]} after row {t} should be dopamine's {pad} "
                                    f"zero padding rows (stack_size={stack_size}); they are not")
@@ -253,6 +265,51 @@ def complete_episodes(terminal: np.ndarray, actions: np.ndarray, rewards: np.nda
     return np.array(episodes, dtype=np.int64).reshape(-1, 2)
 
 
+def opening_padding(cfg: DQNReplayConfig, suffix: int, headers: dict[str, "_NpyHeader"], add_count: int,
+                    terminal: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> dict[int, int]:
+    """The padding rows that open a wrapped checkpoint's parts, by the part's first row (see `complete_episodes`).
+
+    A padding row is all zero: frame, action, reward and terminal (a game's frame never is). The part at the
+    cursor opens with padding when its oldest rows are padding (the previous checkpoint ended on a terminal).
+    Row 0 follows row n-1: it opens with padding after a terminal in row n-1, or when its first rows finish a
+    padding run begun in rows n-k..n-1 — after a terminal, or at the cursor (batch_rl logs with the cursor at
+    row n-1, so a game that ended just before the log leaves its successor's first padding row there). A game
+    whose first step is the oldest row itself shows no padding: it is taken for a fragment.
+    Only frames of rows inside the window are read, and only the first stack_size - 1 of each part.
+    """
+    n = len(terminal)
+    w = len(actions)
+    pad = cfg.stack_size - 1
+    cursor = add_count % n
+    if add_count <= n:
+        return {}
+    obs_path = checkpoint_file(cfg.replay_dir, STORE_PREFIX + "observation", suffix)
+
+    def zero_rows(lo: int) -> int:  # leading all-zero rows at lo (at most pad, inside the window)
+        hi = min(lo + pad, w)
+        frames = _read_rows(obs_path, headers["observation"], hi, start=lo)  # [hi - lo, H, W]
+        zero = (frames.reshape(len(frames), -1) == 0).all(1) & (terminal[lo:hi] == 0) & (actions[lo:hi] == 0) \
+            & (rewards[lo:hi] == 0)
+        return int(np.argmin(zero)) if not zero.all() else len(zero)
+
+    lead = {}
+    if cursor < w:
+        z = zero_rows(cursor)
+        if z:
+            lead[cursor] = z
+    if cursor != 0:  # row 0 follows row n-1
+        if terminal[n - 1]:
+            lead[0] = pad  # complete_episodes checks that rows 0..pad-1 are padding
+        else:
+            z = zero_rows(0)
+            begun = n - (pad - z)  # where the padding run ending at row z-1 began
+            after_terminal = bool(terminal[begun - 1]) and cursor < begun  # row begun-1 precedes it in time
+            at_cursor = begun == cursor and z > 0  # it began at the oldest row; rows 0..z-1 show it is padding
+            if z < pad and not terminal[begun:].any() and (after_terminal or at_cursor):
+                lead[0] = z
+    return lead
+
+
 def _load_checkpoint(cfg: DQNReplayConfig, suffix: int, headers: dict[str, _NpyHeader],
                      add_count: int) -> _Checkpoint:
     d = cfg.replay_dir
@@ -260,29 +317,34 @@ def _load_checkpoint(cfg: DQNReplayConfig, suffix: int, headers: dict[str, _NpyH
     n = headers["observation"].shape[0]
     small = {k: _read_rows(checkpoint_file(d, STORE_PREFIX + k, suffix), headers[k], w) for k in ("action", "reward")}
     terminal = _read_rows(checkpoint_file(d, STORE_PREFIX + "terminal", suffix), headers["terminal"], n)  # 1 B/row
-    # chronologically, row n-1 precedes row 0 when the buffer has wrapped (unless the cursor is at 0)
-    after_terminal = add_count >= n and add_count % n != 0 and bool(terminal[n - 1])
+    lead = opening_padding(cfg, suffix, headers, add_count, terminal, small["action"], small["reward"])
     eps = complete_episodes(terminal[:w], small["action"], small["reward"], add_count, n, cfg.stack_size,
-                            str(checkpoint_file(d, STORE_PREFIX + "terminal", suffix)), after_terminal)
+                            str(checkpoint_file(d, STORE_PREFIX + "terminal", suffix)), lead)
     return _Checkpoint(suffix, checkpoint_file(d, STORE_PREFIX + "observation", suffix), headers["observation"],
                        small["action"], small["reward"], eps)
 
 
 # ------------------------------------------------------------------------------------------ sampling
-def sample_visits(episode_lengths: dict[int, np.ndarray], num_steps: int, trajectories_per_buffer: int,
+def sample_visits(episode_lengths: dict[int, np.ndarray], num_steps: int | None, trajectories_per_buffer: int,
                   seed: int) -> list[tuple[int, int, int]]:
     """The paper's visit order: (suffix, first episode, end episode) per visit until >= num_steps transitions.
 
     A suffix is drawn uniformly among those with episodes left; a visit takes that checkpoint's next
-    `trajectories_per_buffer` complete episodes; a checkpoint that runs out leaves the pool.
+    `trajectories_per_buffer` complete episodes; a checkpoint that runs out leaves the pool. `num_steps=None`
+    visits until every complete episode is taken.
     """
     rng = np.random.default_rng(seed)
     pool = sorted(s for s, lens in episode_lengths.items() if len(lens))
     taken = dict.fromkeys(pool, 0)
     visits, total = [], 0
-    while total < num_steps:
+    while num_steps is None or total < num_steps:
+        if not pool and num_steps is None and visits:
+            break
         if not pool:
             available = sum(int(lens.sum()) for lens in episode_lengths.values())
+            if num_steps is None:
+                raise DatasetError("the checkpoints' windows hold no complete episode (add suffixes or widen "
+                                   "buffer_window)")
             raise DatasetError(f"the checkpoints' windows hold only {available} transitions in complete episodes; "
                                f"num_steps={num_steps} asked for more (add suffixes or widen buffer_window)")
         s = pool[int(rng.integers(len(pool)))]
