@@ -146,7 +146,7 @@ def path_summary(data: EpisodeDataset, paths: pd.DataFrame) -> pd.DataFrame:
     """Per kind (and per DT seed): % reaching the goal and mean steps of those that do, vs the shortest.
 
     The DT rows also give its mean steps / the shortest paths' mean steps over the same reached starts
-    (issue 5's criterion: >= 90% reached, ratio <= 1.2).
+    (the ratio `dtlib.claims` judges, with the share reached).
     """
     walks = graph.steps_to_goal(data)
     reached = np.isfinite(walks)
@@ -163,18 +163,6 @@ def path_summary(data: EpisodeDataset, paths: pd.DataFrame) -> pd.DataFrame:
         rows.append({"kind": KINDS[2], "seed": seed, "paths": len(g), "reached_%": 100 * ok.mean(),
                      "mean_steps_reached": mean_dt, "mean_shortest_same_starts": mean_sp, "ratio": mean_dt / mean_sp})
     return pd.DataFrame(rows)
-
-
-def issue_targets(summary: pd.DataFrame) -> pd.DataFrame:
-    """Issue 5's "done when" for the graph, on the DT rows of `path_summary` (all seeds pooled)."""
-    dt = summary[summary["kind"] == KINDS[2]]
-    pooled = dt[dt["seed"] == "all"] if (dt["seed"] == "all").any() else dt
-    reached, ratio = float(pooled["reached_%"].iloc[0]), float(pooled["ratio"].iloc[0])
-    return pd.DataFrame([
-        {"criterion": "DT reaches the goal (starts that can reach it)", "target": ">= 90%", "ours": reached,
-         "met": "yes" if reached >= 90 else "no"},
-        {"criterion": "DT mean path length / shortest, same starts", "target": "<= 1.2", "ours": ratio,
-         "met": "yes" if ratio <= 1.2 else "no"}])
 
 
 def deviations(cfg: GraphStudy) -> list[str]:
@@ -194,17 +182,3 @@ def deviations(cfg: GraphStudy) -> list[str]:
         f"batch {preset.train['batch_size']}, lr {preset.train['lr']:g} (preset 'graph/dt'), {cfg.steps} gradient "
         f"steps, {len(cfg.seeds)} seed(s), {cfg.eval_episodes} rollouts per seed, argmax actions.",
     ]
-
-
-def verdict(summary: pd.DataFrame) -> str:
-    """Plain-language reading of the DT's paths against random walks and shortest paths (Markdown text)."""
-    rows = summary.set_index("kind")
-    dt = summary[summary["kind"] == KINDS[2]]
-    pooled = dt[dt["seed"] == "all"].iloc[0] if (dt["seed"] == "all").any() else dt.iloc[0]
-    walks = rows.loc[KINDS[0]]
-    return (f"Random walks reach the goal in {walks['reached_%']:.1f}% of the data's walks "
-            f"(in {walks['mean_steps_reached']:.2f} steps on average when they do). Conditioned on the best "
-            f"return seen at each node, the DT reaches it from {pooled['reached_%']:.1f}% of its starts "
-            f"({dt['seed'].ne('all').sum()} seed(s) pooled) in {pooled['mean_steps_reached']:.2f} steps on average, "
-            f"against {pooled['mean_shortest_same_starts']:.2f} for the true shortest paths from the same starts "
-            f"(ratio {pooled['ratio']:.3f}; 1 = always a shortest path).")

@@ -315,24 +315,6 @@ def phase_starts(data: EpisodeDataset) -> tuple[int, int]:
     return p["key_steps"], p["key_steps"] + p["distractor_steps"]
 
 
-def issue_targets(table: pd.DataFrame) -> pd.DataFrame:
-    """Issue 5's "done when" for Table 6, checked on our numbers: one row per criterion, met or not."""
-    t = table.set_index(["dataset", "method"])["mean_%"]
-
-    def get(ds: str, m: str) -> float:
-        return float(t.get((ds, m), np.nan))
-
-    rows = [("DT, 10K trajectories", ">= 80%", get("10k", "DT"), get("10k", "DT") >= 80),
-            ("DT, 1K trajectories", ">= 50%", get("1k", "DT"), get("1k", "DT") >= 50)]
-    rows += [(f"BC, {ds} trajectories", "<= 10%", get(ds, "BC"), get(ds, "BC") <= 10)
-             for ds in dict.fromkeys(table["dataset"])]
-    rows.append(("Random policy", "near the paper's 3.1%", get(table["dataset"].iloc[0], "Random"),
-                 abs(get(table["dataset"].iloc[0], "Random") - 3.1) < 1.0))
-    out = pd.DataFrame(rows, columns=["criterion", "target", "ours_%", "met"])
-    out["met"] = np.where(out["ours_%"].isna(), "not run", np.where(out["met"].astype(bool), "yes", "no"))
-    return out
-
-
 def event_attention(att: pd.DataFrame) -> pd.DataFrame:
     """Per layer: mean attention of the door-room state tokens on the key-pickup step (and the one after,
     where the key has vanished from view) against their mean attention on any other earlier step."""
@@ -374,40 +356,3 @@ def deviations(cfg: KeyDoorStudy) -> list[str]:
         f"Datasets: {', '.join(dataset_label(n) for n in cfg.datasets)} random trajectories from data seed "
         f"{cfg.data_seed} (one dataset per size, shared by all training seeds).",
     ]
-
-
-def verdict(table: pd.DataFrame, curves: pd.DataFrame) -> str:
-    """Plain-language reading of Table 6 against the paper, written from the numbers (Markdown text).
-
-    For every learned method and dataset: ours ± std vs the paper, whether it is within 10 points, and for
-    a method far below the paper whether its success was still rising at its last evaluation.
-    """
-    lines = []
-    for _, r in table[table["method"] != METHOD_LABELS["random"]].iterrows():
-        if r["n_seeds"] == 0:
-            lines.append(f"- **{r['method']}, {r['dataset']}**: not run.")
-            continue
-        gap = r["mean_%"] - r["paper_%"]
-        spread = "" if np.isnan(r["std_%"]) else f" ± {r['std_%']:.1f}"
-        text = (f"- **{r['method']}, {r['dataset']}**: {r['mean_%']:.1f}{spread}% over {r['n_seeds']} seed(s) "
-                f"vs the paper's {r['paper_%']:.1f}% — ")
-        if abs(gap) <= 10:
-            text += "reproduced within 10 points."
-        else:
-            text += f"{'above' if gap > 0 else 'below'} the paper by {abs(gap):.1f} points"
-            c = curves[(curves["dataset"] == r["dataset"]) & (curves["method"] == r["method"])]
-            steps = sorted(c["step"].unique())
-            if gap < 0 and len(steps) > 1:
-                before, last = (c[c["step"] == s]["success_%"].mean() for s in steps[-2:])
-                text += (f"; still rising at the end of training ({before:.1f}% at step {steps[-2]} → {last:.1f}% "
-                         f"at step {steps[-1]}), so more steps than this profile affords may close part of the gap."
-                         if last > before + 1 else
-                         f"; no gain between its last two evaluations ({before:.1f}% at step {steps[-2]} → {last:.1f}% "
-                         f"at step {steps[-1]}), which does not show that more steps would not help.")
-            else:
-                text += "."
-        lines.append(text)
-    random_row = table[table["method"] == METHOD_LABELS["random"]].iloc[0]
-    lines.append(f"- **Random**: {random_row['mean_%']:.2f}% vs the paper's {random_row['paper_%']:.1f}% "
-                 "(our environment's sizes were chosen for this).")
-    return "\n".join(lines)

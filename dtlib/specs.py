@@ -25,6 +25,7 @@ class EnvSpec:
     ref_min: float | None = None  # normalised score 0 (random)
     ref_max: float | None = None  # normalised score 100 (expert / gamer)
     source: str = ""  # where the numbers come from
+    paper_target: float | None = None  # the one target the paper's tables are scored at (None: no target)
 
     def normalize(self, returns):
         """100 * (R - ref_min) / (ref_max - ref_min); the raw return where no reference exists."""
@@ -39,27 +40,29 @@ ENVS: dict[str, EnvSpec] = {
         # D4RL locomotion; we evaluate in Gymnasium MuJoCo v5, the paper in gym v3 with mujoco-py (deviation,
         # written in every report). Targets: [repo] gym/experiment.py evaluates two per env; the paper's
         # Table 8 names the first (hopper 3600, walker 5000) and 6000 for halfcheetah (code: 12000 and 6000).
+        # paper_target: the one target every Table 2/3 score is read at [paper App. A, Gym hyperparameters].
         EnvSpec("hopper", "gym", "Hopper-v5", 1000, 1000.0, (3600.0, 1800.0), 20, -20.272305, 3234.3,
-                "targets/scale/K [repo gym/experiment.py]; refs [d4rl infos.py]"),
+                "targets/scale/K [repo gym/experiment.py]; refs [d4rl infos.py]", paper_target=3600.0),
         EnvSpec("halfcheetah", "gym", "HalfCheetah-v5", 1000, 1000.0, (12000.0, 6000.0), 20, -280.178953, 12135.0,
-                "targets/scale/K [repo gym/experiment.py]; refs [d4rl infos.py]"),
+                "targets/scale/K [repo gym/experiment.py]; refs [d4rl infos.py]", paper_target=6000.0),
         EnvSpec("walker2d", "gym", "Walker2d-v5", 1000, 1000.0, (5000.0, 2500.0), 20, 1.629008, 4592.3,
-                "targets/scale/K [repo gym/experiment.py]; refs [d4rl infos.py]"),
+                "targets/scale/K [repo gym/experiment.py]; refs [d4rl infos.py]", paper_target=5000.0),
         # Atari: targets are the paper's Table 8 values (maintainer, issue #23: they supersede the code's
         # Qbert 14000 / Seaquest 1150); K=30 (Pong 50); random/gamer refs [derived]. max_ep_len is the
         # timestep-embedding size (the official code uses the dataset's max timestep; 108k frames / 4 skip).
         EnvSpec("breakout", "atari", "ALE/Breakout-v5", 27000, 1.0, (90.0,), 30, 2.0, 30.0,
-                "target/K [paper Table 8]; refs [derived Table 11]"),
+                "target/K [paper Table 8]; refs [derived Table 11]", paper_target=90.0),
         EnvSpec("qbert", "atari", "ALE/Qbert-v5", 27000, 1.0, (2500.0,), 30, 164.0, 13455.0,
-                "target/K [paper Table 8, issue #23]; refs [derived Table 11]"),
+                "target/K [paper Table 8, issue #23]; refs [derived Table 11]", paper_target=2500.0),
         EnvSpec("pong", "atari", "ALE/Pong-v5", 27000, 1.0, (20.0,), 50, -21.0, 15.0,
-                "target/K [paper Table 8]; refs [derived Table 11]"),
+                "target/K [paper Table 8]; refs [derived Table 11]", paper_target=20.0),
         EnvSpec("seaquest", "atari", "ALE/Seaquest-v5", 27000, 1.0, (1450.0,), 30, 68.0, 42055.0,
-                "target/K [paper Table 8, issue #23]; refs [derived Table 11]"),
+                "target/K [paper Table 8, issue #23]; refs [derived Table 11]", paper_target=1450.0),
         # Key-to-Door and the graph: the paper states no constants beyond "whole episode as context" and a
         # binary success reward; episode lengths are ours (dtlib.envs), so K = max_ep_len.
         EnvSpec("keydoor", "keydoor", "dtlib/KeyToDoor-v0", 40, 1.0, (1.0,), 40, None, None,
-                "binary success reward, whole-episode context [paper §5.4]; length ours (dtlib.envs.keydoor)"),
+                "binary success reward, whole-episode context [paper §5.4]; length ours (dtlib.envs.keydoor)",
+                paper_target=1.0),
         EnvSpec("graph", "graph", "dtlib/GraphShortestPath-v0", 10, 1.0, (0.0,), 10, None, None,
                 "reward -1 per step, 0 at goal, highest-return prior [paper App. A.3]; sizes ours"),
     ]

@@ -1,30 +1,25 @@
-"""The paper side by side: every claim with a verdict, every table, the figures and one deviations list.
+"""The paper side by side: every claim with its verdict, the rules, every table, the figures and one deviations list.
 
     cfg = check_params(profile="small", bootstrap_reps=2000, match_margin=5.0)   # the notebook's parameters
     tables = load_tables(profile)                  # reports/<profile>/tables/*.csv, nothing else
-    claims(tables, cfg)                            # one row per claim × domain: verdict, estimate, interval
+    claims.claims(tables, cfg.rules)               # one row per claim × domain (dtlib.claims decides them)
     side_by_side("table2", tables)                 # paper / peers / ours, one row per (row, method)
     figures(tables, profile)                       # Figures 2/6, 4 and 5 redrawn from the saved tables
     write_section(profile, ...)                    # the HTML section that reports/<profile>/index.html leads with
 
 Reads only the tidy tables the other notebooks saved (no training, no datasets). A notebook whose tables
 are missing yields "not run at this profile", never an error, so the summary runs at every profile and
-before every experiment exists. The paper's and peers' numbers come from `dtlib.paper`.
+before every experiment exists. The paper's and peers' numbers come from `dtlib.paper`; every claim's
+rule lives in `dtlib.claims` (this module only renders its verdicts and its rules table).
 
-Verdict rules (ours; the paper states no tests). An interval is the 95% stratified-bootstrap interval of
-a difference of means over tasks (`dtlib.stats.difference_ci`: seeds resampled within each task):
-"beats" needs the interval above 0; "matches or exceeds" needs its low end above −`match_margin`
-normalised points. With one seed the interval has no width: smoke verdicts are not evidence.
-
-Adding a domain: write its tables with `report.save_table`, then add a claim function to `CLAIMS` and,
-for a paper table, a builder to `_OURS`; Atari reads `atari_runs`, `atari_table1/4/5` and `atari_figure4`.
+Adding a domain: write its tables with `report.save_table`, add its claim to `dtlib.claims` and, for a
+paper table, a builder to `PAPER_TABLES`; Atari reads `atari_table1/4/5` and `atari_figure4`.
 """
 from __future__ import annotations
 
 import base64
 import html
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,20 +28,13 @@ import numpy as np
 import pandas as pd
 
 from dtlib import io, paper
+from dtlib.claims import NOT_IN_REPLICATION, NOT_RUN, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, UNDECIDED, ClaimRules
 from dtlib.paths import git_commit, reports_dir
 from dtlib.pipeline import SUMMARY_SECTION, discover
-from dtlib.stats import difference_ci, mean, stratified_bootstrap_ci
-from dtlib.validate import ParameterError, check_choice, check_positive
+from dtlib.validate import check_choice, check_positive
 
-NOT_RUN = "not run at this profile"
-SUPPORTED, NOT_SUPPORTED = "supported", "not supported"
-NOT_IN_REPLICATION = "not part of this replication"
-NOT_TESTABLE = "not testable at this scale"  # the Atari notebook's preconditions failed (random-play floor)
 FIGURE_DIR = Path("summary")  # figure PNGs, relative to reports/<profile>/
 NOTEBOOK_TABLES = {"gym": "20_gym", "keydoor": "30_keydoor", "graph": "31_graph", "atari": "40_atari"}
-CLAIM_COLUMNS = ["claim", "domain", "paper_says", "paper_numbers", "measure", "estimate", "ci_low", "ci_high",
-                 "runs", "rule", "verdict", "evidence", "tables"]
-
 
 @dataclass(frozen=True)
 class SummaryConfig:
@@ -55,6 +43,11 @@ class SummaryConfig:
     profile: str  # smoke | small | paper
     bootstrap_reps: int  # bootstrap replicates behind every interval
     match_margin: float  # normalised points: "matches" = DT's interval low end above −margin
+
+    @property
+    def rules(self) -> ClaimRules:
+        """The claims' rule parameters (dtlib.claims), the other numbers at the report's defaults."""
+        return ClaimRules(bootstrap_reps=self.bootstrap_reps, match_margin=self.match_margin)
 
 
 def check_params(profile: str, bootstrap_reps: int, match_margin: float) -> SummaryConfig:
@@ -93,384 +86,6 @@ def inventory(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def _get(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame | None:
     df = tables.get(name)
     return df if df is not None and len(df) else None
-
-
-# ---------------------------------------------------------------------------------------------- claims
-def _diff(a: pd.DataFrame, b: pd.DataFrame, score: str, reps: int, task: str = "task",
-          run: str = "seed") -> dict | None:
-    """mean(a) − mean(b) over the tasks both have, with its stratified-bootstrap 95% interval."""
-    tasks = sorted(set(a[task]) & set(b[task]))
-    if not tasks:
-        return None
-    mats = []
-    for df in (a, b):
-        wide = df[df[task].isin(tasks)].pivot_table(index=run, columns=task, values=score, aggfunc="mean")
-        mats.append(wide.reindex(columns=tasks).dropna().to_numpy())  # [runs, tasks]
-    if min(m.shape[0] for m in mats) == 0:
-        return None
-    est, lo, hi = difference_ci(mats[0], mats[1], reps=reps)
-    return {"estimate": est, "ci_low": lo, "ci_high": hi, "tasks": tasks,
-            "runs": f"{mats[0].shape[0]} vs {mats[1].shape[0]} seed(s) × {len(tasks)} task(s)"}
-
-
-def _fmt(d: dict) -> str:
-    return f"{d['estimate']:+.1f} [{d['ci_low']:+.1f}, {d['ci_high']:+.1f}]"
-
-
-def _row(claim: str, domain: str, says: str, rule: str, tables: str, paper_numbers: str = "", measure: str = "",
-         result: dict | None = None, verdict: str = NOT_RUN, evidence: str = "") -> dict:
-    result = result or {}
-    return {"claim": claim, "domain": domain, "paper_says": says, "paper_numbers": paper_numbers,
-            "measure": measure, "estimate": result.get("estimate", np.nan), "ci_low": result.get("ci_low", np.nan),
-            "ci_high": result.get("ci_high", np.nan), "runs": result.get("runs", ""), "rule": rule,
-            "verdict": verdict, "evidence": evidence, "tables": tables}
-
-
-def _gym_dense(tables: dict) -> pd.DataFrame | None:
-    """gym_runs at dense rewards and the default K, one `task` per env/dataset, score = last evaluation."""
-    runs = _get(tables, "gym_runs")
-    if runs is None:
-        return None
-    df = runs[(runs["reward_mode"] == "dense") & (runs["context_len"] == 0)]
-    return df.assign(task=df["env"] + "/" + df["dataset"])
-
-
-def _paper_mean(df: pd.DataFrame, a: str, b: str | Callable, keys: list[str], tasks: list[tuple]) -> str:
-    """The paper's mean of column a − column b on our tasks (all its rows when we ran none of them)."""
-    idx = df.set_index(keys)
-    ours = [t for t in tasks if t in idx.index]
-    sub = idx.loc[ours] if ours else idx
-    diff = sub[a] - (b(sub) if callable(b) else sub[b])
-    where = f"on our {len(ours)} task(s)" if ours else f"over its {len(sub)} rows"
-    return f"{diff.mean():+.1f} {where}"
-
-
-def claim_d4rl_td(tables: dict, cfg: SummaryConfig) -> dict:
-    rule = f"supported when the interval's low end > −{cfg.match_margin:g} (DT at least matches CQL)"
-    args = ("DT vs TD learning", "D4RL", "DT matches or exceeds TD learning (CQL) on D4RL (Table 2)", rule,
-            "gym_runs")
-    t2 = paper.table("table2")
-    numbers = (f"DT {t2['dt'].mean():.1f} vs CQL {t2['cql'].mean():.1f} (mean of 9 tasks); DT − CQL ")
-    df = _gym_dense(tables)
-    if df is None:
-        return _row(*args, paper_numbers=numbers + _paper_mean(t2, "dt", "cql", ["env", "dataset"], []))
-    r = _diff(df[df["method"] == "dt"], df[df["method"] == "cql"], "last", cfg.bootstrap_reps)
-    tasks = [tuple(t.split("/")) for t in (r["tasks"] if r else [])]
-    numbers += _paper_mean(t2, "dt", "cql", ["env", "dataset"], tasks)
-    if r is None:
-        return _row(*args, paper_numbers=numbers, evidence="no DT and CQL runs on a common task")
-    return _row(*args, paper_numbers=numbers, measure="DT − CQL, D4RL-normalised (last evaluation)", result=r,
-                verdict=SUPPORTED if r["ci_low"] > -cfg.match_margin else NOT_SUPPORTED,
-                evidence=f"DT − CQL = {_fmt(r)} over {', '.join(r['tasks'])}")
-
-
-def claim_low_quality_bc(tables: dict, cfg: SummaryConfig) -> dict:
-    args = ("DT vs BC on low-quality data", "D4RL",
-            "DT beats behaviour cloning on the low-quality medium-replay data (Table 2)",
-            "supported when the interval's low end > 0", "gym_runs")
-    t2 = paper.table("table2")
-    mr = t2[t2["dataset"] == "medium-replay"]
-    df = _gym_dense(tables)
-    df = df[df["dataset"] == "medium-replay"] if df is not None else None
-    r = _diff(df[df["method"] == "dt"], df[df["method"] == "bc"], "last", cfg.bootstrap_reps) \
-        if df is not None and len(df) else None
-    tasks = [tuple(t.split("/")) for t in (r["tasks"] if r else [])]
-    numbers = "DT − BC on medium-replay " + _paper_mean(mr, "dt", "bc", ["env", "dataset"], tasks)
-    if r is None:
-        return _row(*args, paper_numbers=numbers)
-    return _row(*args, paper_numbers=numbers, measure="DT − BC on medium-replay, D4RL-normalised", result=r,
-                verdict=SUPPORTED if r["ci_low"] > 0 else NOT_SUPPORTED,
-                evidence=f"DT − BC = {_fmt(r)} over {', '.join(r['tasks'])}")
-
-
-def spearman_ci(sweep: pd.DataFrame, panel: str, reps: int, seed: int = 0) -> dict | None:
-    """Mean over panels of Spearman ρ (target vs mean achieved return, targets within the data's best),
-    with a 95% bootstrap interval resampling the rows (episodes or seeds) within each target."""
-    rng = np.random.default_rng(seed)
-    points, boots, used = [], [], []
-    for name, g in sweep.groupby(panel):
-        inside = g[g["target"] <= g["dataset_best"]]
-        targets = sorted(inside["target"].unique())
-        if len(targets) < 3:
-            continue
-        values = [inside.loc[inside["target"] == t, "return"].to_numpy(dtype=float) for t in targets]
-        means = np.array([v.mean() for v in values])
-        sims = np.stack([v[rng.integers(0, len(v), size=(reps, len(v)))].mean(axis=1) for v in values], 1)
-        points.append(_rank_corr(np.arange(len(targets)), means[None, :])[0])  # [reps, targets] below
-        boots.append(_rank_corr(np.arange(len(targets)), sims))
-        used.append(f"{name} ({len(targets)} targets)")
-    if not points:
-        return None
-    with warnings.catch_warnings():  # a constant achieved return has no rank correlation: NaN, said below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        boot = np.nanmean(np.stack(boots), axis=0)
-        return {"estimate": float(np.nanmean(points)), "ci_low": float(np.nanquantile(boot, 0.025)),
-                "ci_high": float(np.nanquantile(boot, 0.975)), "runs": ", ".join(used)}
-
-
-def _rank_corr(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Spearman ρ of x against each row of ys (average ranks for ties; NaN for a constant row)."""
-    from scipy.stats import rankdata
-
-    rx = rankdata(x)
-    ry = rankdata(ys, axis=1)
-    rx, ry = rx - rx.mean(), ry - ry.mean(axis=1, keepdims=True)
-    denom = np.sqrt((rx ** 2).sum() * (ry ** 2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (ry * rx).sum(axis=1) / np.where(denom > 0, denom, 1), np.nan)
-
-
-def _conditioning(sweep: pd.DataFrame | None, panel: str, domain: str, table: str, cfg: SummaryConfig) -> dict:
-    args = ("Return conditioning", domain,
-            "achieved return tracks the target return within the data's range (Figure 4)",
-            "supported when ρ ≥ 0.8 and the interval's low end > 0", table)
-    numbers = "\"highly correlated\"; no numbers published (Figure 4)"
-    if sweep is None:
-        return _row(*args, paper_numbers=numbers)
-    r = spearman_ci(sweep, panel, cfg.bootstrap_reps)
-    if r is None:
-        return _row(*args, paper_numbers=numbers, measure="Spearman ρ(target, achieved)", verdict=NOT_SUPPORTED,
-                    evidence="fewer than 3 targets within the data's range: no correlation to test")
-    if not np.isfinite(r["estimate"]):
-        return _row(*args, paper_numbers=numbers, measure="Spearman ρ(target, achieved)", verdict=NOT_SUPPORTED,
-                    evidence=f"the achieved return is the same at every target over {r['runs']}: it does not "
-                             "follow the target")
-    ok = r["estimate"] >= 0.8 and r["ci_low"] > 0
-    return _row(*args, paper_numbers=numbers, measure="Spearman ρ(target, mean achieved return)", result=r,
-                verdict=SUPPORTED if ok else NOT_SUPPORTED, evidence=f"ρ = {_fmt(r)} over {r['runs']}")
-
-
-def claim_conditioning_d4rl(tables: dict, cfg: SummaryConfig) -> dict:
-    return _conditioning(_get(tables, "gym_figure4"), "env", "D4RL", "gym_figure4", cfg)
-
-
-def claim_context_d4rl(tables: dict, cfg: SummaryConfig) -> dict:
-    args = ("Context length", "D4RL", "a longer context (K=20) beats K=1 (paper: Table 5, on Atari)",
-            "supported when the interval's low end > 0", "gym_runs")
-    t5 = paper.table("table5")
-    numbers = f"Atari, Table 5: DT K=30 − K=1 = {(t5['dt'] - t5['dt_k1']).mean():+.1f} (mean of 4 games)"
-    runs = _get(tables, "gym_runs")
-    if runs is None:
-        return _row(*args, paper_numbers=numbers)
-    df = runs[(runs["reward_mode"] == "dense") & (runs["method"] == "dt")]
-    df = df.assign(task=df["env"] + "/" + df["dataset"])
-    r = _diff(df[df["context_len"] == 0], df[df["context_len"] == 1], "last", cfg.bootstrap_reps)
-    if r is None:
-        return _row(*args, paper_numbers=numbers)
-    return _row(*args, paper_numbers=numbers, measure="DT at K=20 − DT at K=1, D4RL-normalised", result=r,
-                verdict=SUPPORTED if r["ci_low"] > 0 else NOT_SUPPORTED,
-                evidence=f"K=20 − K=1 = {_fmt(r)} over {', '.join(r['tasks'])}")
-
-
-def claim_delayed(tables: dict, cfg: SummaryConfig) -> dict:
-    args = ("Delayed rewards", "D4RL",
-            "DT is barely affected when all reward comes at the episode's end, while CQL fails (§5.6)",
-            f"supported when DT delayed − dense has low end > −{cfg.match_margin:g} and DT − CQL under "
-            "delayed rewards has low end > 0", "gym_runs")
-    d = paper.table("delayed")
-    numbers = (f"Hopper: DT delayed − dense {(d['delayed_dt'] - d['dense_dt']).mean():+.1f}, CQL delayed − "
-               f"dense {(d['delayed_cql'] - d['dense_cql']).mean():+.1f} (mean of 3 datasets)")
-    runs = _get(tables, "gym_runs")
-    if runs is None:
-        return _row(*args, paper_numbers=numbers)
-    df = runs[runs["context_len"] == 0]
-    df = df.assign(task=df["env"] + "/" + df["dataset"])
-    dt = df[df["method"] == "dt"]
-    r = _diff(dt[dt["reward_mode"] == "delayed"], dt[dt["reward_mode"] == "dense"], "last", cfg.bootstrap_reps)
-    if r is None:
-        return _row(*args, paper_numbers=numbers)
-    cql = df[(df["method"] == "cql") & (df["reward_mode"] == "delayed")]
-    vs = _diff(dt[dt["reward_mode"] == "delayed"], cql, "last", cfg.bootstrap_reps)
-    ok = r["ci_low"] > -cfg.match_margin and (vs is None or vs["ci_low"] > 0)
-    evidence = f"DT delayed − dense = {_fmt(r)}; " + (f"DT − CQL, both delayed = {_fmt(vs)}" if vs else
-                                                     "CQL not run with delayed rewards: judged on DT alone")
-    return _row(*args, paper_numbers=numbers, measure="DT delayed − DT dense, D4RL-normalised", result=r,
-                verdict=SUPPORTED if ok else NOT_SUPPORTED, evidence=evidence)
-
-
-def claim_keydoor(tables: dict, cfg: SummaryConfig) -> dict:
-    args = ("Key-to-Door credit assignment", "Key-to-Door",
-            "hindsight methods (DT, %BC) learn successful policies from random data; TD learning (CQL) "
-            "struggles (Table 6)",
-            f"supported when DT − CQL has low end > 0 and DT − %BC has low end > −{cfg.match_margin:g} points "
-            "(DT − random > 0 where %BC did not run)", "keydoor_per_seed, keydoor_table6")
-    t6 = paper.table("table6")
-    numbers = (f"DT − CQL {(t6['dt'] - t6['cql']).mean():+.1f}, DT − %BC {(t6['dt'] - t6['pct_bc']).mean():+.1f}, "
-               f"DT − random {(t6['dt'] - t6['random']).mean():+.1f} points (mean of 1K and 10K)")
-    per_seed, table = _get(tables, "keydoor_per_seed"), _get(tables, "keydoor_table6")
-    if per_seed is None:
-        return _row(*args, paper_numbers=numbers)
-    df = per_seed.assign(task=per_seed["dataset"])
-    dt = df[df["method"] == "DT"]
-    r = _diff(dt, df[df["method"] == "CQL"], "success_%", cfg.bootstrap_reps)
-    if r is None:
-        return _row(*args, paper_numbers=numbers, evidence="no DT and CQL runs on a common dataset")
-    pct = _diff(dt, df[df["method"] == "%BC"], "success_%", cfg.bootstrap_reps)
-    rnd = None
-    if table is not None and (table["method"] == "Random").any():
-        random_rows = table[table["method"] == "Random"]
-        random_rows = random_rows.assign(task=random_rows["dataset"], seed=0, **{"success_%": random_rows["mean_%"]})
-        rnd = _diff(dt, random_rows, "success_%", cfg.bootstrap_reps)
-    ok = r["ci_low"] > 0 and (pct["ci_low"] > -cfg.match_margin if pct is not None else
-                              rnd is not None and rnd["ci_low"] > 0)
-    evidence = "; ".join(f"{label} = {_fmt(d)}" for label, d in (("DT − CQL", r), ("DT − %BC", pct),
-                                                                  ("DT − random", rnd)) if d is not None)
-    return _row(*args, paper_numbers=numbers, measure="DT − CQL success rate (percentage points)", result=r,
-                verdict=SUPPORTED if ok else NOT_SUPPORTED,
-                evidence=f"{evidence} over datasets {', '.join(r['tasks'])}")
-
-
-def _best_pct(df: pd.DataFrame, score: str) -> pd.DataFrame:
-    """Per task, the %BC runs of the fraction with the best mean (the paper reports its best %BC)."""
-    pct = df[df["method"] == "pct_bc"]
-    if not len(pct):
-        return pct
-    means = pct.groupby(["task", "pct"])[score].mean().reset_index()
-    best = means.loc[means.groupby("task")[score].idxmax(), ["task", "pct"]]
-    return pct.merge(best, on=["task", "pct"])
-
-
-def _paper_best_pct(t: pd.DataFrame) -> pd.Series:
-    """The paper's best %BC per row of Table 3 or 4 (10, 25 or 40%)."""
-    return t[["pct_bc10", "pct_bc25", "pct_bc40"]].max(axis=1)
-
-
-def claim_pct_bc_d4rl(tables: dict, cfg: SummaryConfig) -> dict:
-    args = ("%BC", "D4RL", "DT is competitive with the best percentile BC on D4RL (Table 3)",
-            f"supported when the interval's low end > −{cfg.match_margin:g}", "gym_runs")
-    t3 = paper.table("table3")
-    df = _gym_dense(tables)
-    r = _diff(df[df["method"] == "dt"], _best_pct(df, "last"), "last", cfg.bootstrap_reps) if df is not None else None
-    tasks = [tuple(t.split("/")) for t in (r["tasks"] if r else [])]
-    numbers = "DT − best %BC " + _paper_mean(t3, "dt", _paper_best_pct, ["env", "dataset"], tasks)
-    if r is None:
-        return _row(*args, paper_numbers=numbers)
-    return _row(*args, paper_numbers=numbers, measure="DT − best %BC, D4RL-normalised", result=r,
-                verdict=SUPPORTED if r["ci_low"] > -cfg.match_margin else NOT_SUPPORTED,
-                evidence=f"DT − best %BC = {_fmt(r)} over {', '.join(r['tasks'])}")
-
-
-def atari_main(tables: dict) -> pd.DataFrame | None:
-    """atari_runs at each game's paper target, `task` = game; `default_k` marks the study's K (BC's K)."""
-    from dtlib.specs import get_env_spec
-
-    runs = _get(tables, "atari_runs")
-    if runs is None:
-        return None
-    df = runs[runs["target"] == runs["game"].map(lambda g: get_env_spec(g).targets[0])].copy()
-    default = {g: (x[x["method"] == "bc"]["K"].max() if (x["method"] == "bc").any() else x["K"].max())
-               for g, x in df.groupby("game")}
-    return df.assign(task=df["game"], default_k=df["K"] == df["game"].map(default))
-
-
-def _atari_beats(tables: dict, cfg: SummaryConfig, args: tuple, numbers: tuple, measure: str, label: str,
-                 pick: Callable[[pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]) -> dict:
-    """An Atari "beats" claim: runs `pick`ed from atari_main as (DT, other), the gamer-normalised difference
-    over games with its interval; `numbers` = (prefix, paper table, its column a, its column or rule b)."""
-    prefix, table, col_a, col_b = numbers
-    df = atari_main(tables)
-    r = _diff(*pick(df), "score", cfg.bootstrap_reps) if df is not None else None
-    paper_numbers = prefix + _paper_mean(table, col_a, col_b, ["game"], r["tasks"] if r else [])
-    if r is None:
-        return _row(*args, paper_numbers=paper_numbers)
-    return _row(*args, paper_numbers=paper_numbers, measure=measure, result=r,
-                verdict=SUPPORTED if r["ci_low"] > 0 else NOT_SUPPORTED,
-                evidence=f"{label} = {_fmt(r)} over {', '.join(r['tasks'])}")
-
-
-def _default_k(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df["default_k"]]
-
-
-def claim_atari_table1(tables: dict, cfg: SummaryConfig) -> dict:
-    args = ("Atari", "Atari", "DT beats behaviour cloning on 1% DQN-replay Atari (Table 1)",
-            "supported when the interval's low end > 0", "atari_runs")
-    return _atari_beats(tables, cfg, args, ("DT − BC (gamer-normalised) ", paper.table("table1"), "dt", "bc"),
-                        "DT − BC, gamer-normalised", "DT − BC",
-                        lambda df: (_default_k(df)[_default_k(df)["method"] == "dt"],
-                                    _default_k(df)[_default_k(df)["method"] == "bc"]))
-
-
-def claim_context_atari(tables: dict, cfg: SummaryConfig) -> dict:
-    args = ("Context length", "Atari", "DT with a long context beats K=1 (Table 5)",
-            "supported when the interval's low end > 0", "atari_runs")
-    dt = lambda df: df[df["method"] == "dt"]  # noqa: E731
-    return _atari_beats(tables, cfg, args, ("DT K=30 − K=1 ", paper.table("table5"), "dt", "dt_k1"),
-                        "DT at the study's K − DT at K=1, gamer-normalised", "long K − K=1",
-                        lambda df: (_default_k(dt(df)), dt(df)[dt(df)["K"] == 1]))
-
-
-def claim_pct_bc_atari(tables: dict, cfg: SummaryConfig) -> dict:
-    args = ("%BC", "Atari", "with little data (Atari) DT beats every %BC (Table 4)",
-            "supported when the interval's low end > 0", "atari_runs")
-    return _atari_beats(tables, cfg, args, ("DT − best %BC ", paper.table("table4"), "dt", _paper_best_pct),
-                        "DT − best %BC, gamer-normalised", "DT − best %BC",
-                        lambda df: (_default_k(df)[_default_k(df)["method"] == "dt"],
-                                    _best_pct(_default_k(df), "score")))
-
-
-def claim_conditioning_atari(tables: dict, cfg: SummaryConfig) -> dict:
-    return _conditioning(_get(tables, "atari_figure4"), "game", "Atari", "atari_figure4", cfg)
-
-
-def claim_graph(tables: dict, cfg: SummaryConfig) -> dict:
-    args = ("Shortest paths from random walks", "Graph",
-            "trained on random walks and conditioned on the best return at each node, DT walks shortest paths "
-            "(Figures 2 and 6)",
-            "supported when DT reaches the goal from ≥ 90% of starts and its steps / shortest steps (same starts) "
-            "have an interval high end ≤ 1.2", "graph_path_summary")
-    numbers = "Figure 6: DT's histogram matches the shortest paths'; no numbers published"
-    summ = _get(tables, "graph_path_summary")
-    dt = summ[(summ["kind"] == "DT") & (summ["seed"].astype(str) != "all")] if summ is not None else None
-    if dt is None or not len(dt):
-        return _row(*args, paper_numbers=numbers)
-    ratio = dt["ratio"].to_numpy(dtype=float)
-    reached = float(dt["reached_%"].mean())
-    walks = summ[summ["kind"] == "random walk"]
-    if not np.isfinite(ratio).all():  # a seed that never reached the goal has no ratio
-        return _row(*args, paper_numbers=numbers, measure="DT steps / shortest steps", verdict=NOT_SUPPORTED,
-                    evidence=f"DT reached the goal from {reached:.0f}% of starts; a seed never reached it")
-    est, lo, hi = stratified_bootstrap_ci(ratio[:, None], mean, reps=cfg.bootstrap_reps)
-    r = {"estimate": est, "ci_low": lo, "ci_high": hi, "runs": f"{len(ratio)} seed(s)"}
-    rw = (f"; random walks reach it in {walks['reached_%'].iloc[0]:.0f}% of walks, "
-          f"{walks['mean_steps_reached'].iloc[0]:.1f} steps when they do" if len(walks) else "")
-    return _row(*args, paper_numbers=numbers, measure="DT steps / shortest steps, same starts", result=r,
-                verdict=SUPPORTED if reached >= 90 and hi <= 1.2 else NOT_SUPPORTED,
-                evidence=f"ratio = {est:.3f} [{lo:.3f}, {hi:.3f}]; DT reached the goal from {reached:.0f}% of starts{rw}")
-
-
-CLAIMS: list[Callable[[dict, SummaryConfig], dict]] = [
-    claim_d4rl_td, claim_low_quality_bc, claim_conditioning_d4rl, claim_conditioning_atari, claim_context_d4rl,
-    claim_context_atari, claim_delayed, claim_keydoor, claim_pct_bc_d4rl, claim_pct_bc_atari, claim_atari_table1,
-    claim_graph,
-]
-
-
-def atari_floor(tables: dict) -> str:
-    """Why Atari comparisons cannot test the paper ('' when they can): the Atari notebook's precondition
-    'some method scores above random play' failed for every game in `atari_verdicts`."""
-    v = _get(tables, "atari_verdicts")
-    if v is None or not {"game", "claim", "verdict"} <= set(v.columns):
-        return ""
-    pre = v[v["claim"].str.startswith("some method scores above random play")]
-    if len(pre) and pre["verdict"].str.startswith("no").all():
-        return f"every method at the random-play floor in {', '.join(sorted(pre['game']))} (atari_verdicts)"
-    return ""
-
-
-def claims(tables: dict[str, pd.DataFrame], cfg: SummaryConfig) -> pd.DataFrame:
-    """The claims table: one row per claim × domain with verdict, estimate, interval, rule and evidence.
-
-    Atari rows read "not testable at this scale" when the Atari notebook found every method at the
-    random-play floor: a difference between two random-level policies cannot support or refute the paper.
-    """
-    rows = [fn(tables, cfg) for fn in CLAIMS]
-    floor = atari_floor(tables)
-    for row in rows:
-        if floor and row["domain"] == "Atari" and row["verdict"] in (SUPPORTED, NOT_SUPPORTED):
-            row["evidence"] = f"{row['evidence']}; {floor}" if row["evidence"] else floor
-            row["verdict"] = NOT_TESTABLE
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------- paper tables
@@ -724,11 +339,14 @@ def gather_deviations(profile: str, order: list[str] | None = None) -> pd.DataFr
 
 def deviations(cfg: SummaryConfig) -> list[str]:
     """The summary's own departures from the paper: the verdict rules and where the evidence comes from."""
+    r = cfg.rules
     return [
-        "Verdicts are ours: the paper reports means and spreads but no tests. 'Beats' needs the 95% "
-        "stratified-bootstrap interval of the difference above 0; 'matches or exceeds' needs its low end above "
-        f"−{cfg.match_margin:g} normalised points; return conditioning needs Spearman ρ ≥ 0.8 with an interval "
-        f"above 0 ({cfg.bootstrap_reps} bootstrap replicates each).",
+        "Verdicts are ours (`dtlib.claims`, every rule in the report's rules table): the paper reports means and "
+        "spreads but no tests. 'Beats' needs the 95% stratified-bootstrap interval of the difference above 0; "
+        f"'matches or exceeds' needs its low end above −{r.match_margin:g} points; an interval straddling its "
+        f"threshold and wider than ±{r.undecided_points:g} normalised points (Key-to-Door ±{r.undecided_success:g} "
+        f"points of success) reads '{UNDECIDED}'; return conditioning needs Spearman ρ ≥ {r.rho_min:g} with an "
+        f"interval above 0 ({r.bootstrap_reps} bootstrap replicates each).",
         "The context-length claim is tested on D4RL (K=20 vs K=1) as well as on Atari; the paper's Table 5 is "
         "Atari only.",
         "Each domain's verdict pools the tasks this profile ran (mean over tasks); the paper's numbers beside it "
@@ -745,12 +363,13 @@ STYLE = """<style>
   font-weight: bold; } .dtlib-summary .not-run, .dtlib-summary tr.absent td { color: #888; }
 .dtlib-summary figure { display: inline-block; margin: .5em 1em .5em 0; max-width: 100%; }
 .dtlib-summary figure img { max-width: 100%; } .dtlib-summary figcaption { font-size: .85em; color: #444; }
-.dtlib-summary .smoke { color: #b00; font-weight: bold; }
+.dtlib-summary .smoke { color: #b00; font-weight: bold; } .dtlib-summary .undecided { color: #a60;
+  font-weight: bold; }
 </style>"""
 
 
 def _css(verdict: str) -> str:
-    return {SUPPORTED: "supported", NOT_SUPPORTED: "not-supported"}.get(verdict, "not-run")
+    return {SUPPORTED: "supported", NOT_SUPPORTED: "not-supported", UNDECIDED: "undecided"}.get(verdict, "not-run")
 
 
 def _table(header: list[str], rows: list[list[str]], row_class: list[str] | None = None) -> str:
@@ -773,6 +392,14 @@ def claims_html(df: pd.DataFrame) -> str:
                      f'<span class="{_css(r["verdict"])}">{e(r["verdict"])}</span>',
                      f"<small>{e(r['evidence'])}<br>rule: {e(r['rule'])}<br>tables: {e(r['tables'])}</small>"])
     return _table(["claim", "the paper", "ours (estimate [95% interval])", "verdict", "evidence and rule"], rows)
+
+
+def rules_html(rules_df: pd.DataFrame) -> str:
+    """The rules table (`dtlib.claims.rules_table`): every claim's rule in words, as the verdicts apply it."""
+    e = html.escape
+    rows = [[f"<b>{e(r['claim'])}</b><br><small>{e(r['domain'])}</small>", e(r["rule"]), f"<small>{e(r['tables'])}</small>"]
+            for _, r in rules_df.iterrows()]
+    return _table(["claim", "rule (ours; the paper states no tests)", "tables"], rows)
 
 
 def tables_html(side: dict[str, pd.DataFrame]) -> str:
@@ -820,10 +447,11 @@ def deviations_html(devs: pd.DataFrame) -> str:
 
 
 def section_html(profile: str, claims_df: pd.DataFrame, side: dict[str, pd.DataFrame], figs: list[SummaryFigure],
-                 devs: pd.DataFrame, inventory_df: pd.DataFrame, inline: bool = False) -> str:
+                 devs: pd.DataFrame, inventory_df: pd.DataFrame, rules_df: pd.DataFrame, inline: bool = False) -> str:
     """The whole summary as one HTML section (what reports/<profile>/index.html leads with)."""
     counts = claims_df["verdict"].value_counts()
-    tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in (SUPPORTED, NOT_SUPPORTED, NOT_RUN))
+    tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in (SUPPORTED, NOT_SUPPORTED, UNDECIDED, NOT_RUN)
+                      + ((NOT_TESTABLE,) if counts.get(NOT_TESTABLE) else ()))
     missing = [r["notebook"] for _, r in inventory_df.iterrows() if r["status"] == NOT_RUN]
     smoke = ('<p class="smoke">smoke — not evidence: tiny budgets and one seed; every verdict below only shows '
              "that the pipeline runs.</p>" if profile == "smoke" else "")
@@ -833,16 +461,17 @@ def section_html(profile: str, claims_df: pd.DataFrame, side: dict[str, pd.DataF
             f"<code>{html.escape(git_commit())}</code>"
             + (f"; not run at this profile: {html.escape(', '.join(missing))}" if missing else "") + ".</p>"
             f"<h3>Claims</h3>{claims_html(claims_df)}"
+            f"<h3>The rules behind the verdicts</h3>{rules_html(rules_df)}"
             f"<h3>Figures</h3>{figures_html(figs, profile, inline)}"
             f"<h3>The paper's tables: paper, peers, ours</h3>{tables_html(side)}"
             f"<h3>Deviations from the paper (all notebooks)</h3>{deviations_html(devs)}</section>")
 
 
 def write_section(profile: str, claims_df: pd.DataFrame, side: dict[str, pd.DataFrame], figs: list[SummaryFigure],
-                  devs: pd.DataFrame, inventory_df: pd.DataFrame) -> Path:
+                  devs: pd.DataFrame, inventory_df: pd.DataFrame, rules_df: pd.DataFrame) -> Path:
     """Write reports/<profile>/summary/section.html (figures as files beside it) and its JSON stamp."""
     path = reports_dir(profile) / SUMMARY_SECTION
-    io.write_text(path, section_html(profile, claims_df, side, figs, devs, inventory_df))
+    io.write_text(path, section_html(profile, claims_df, side, figs, devs, inventory_df, rules_df))
     io.write_json(path.with_suffix(".json"), {"profile": profile, "commit": git_commit(),
                                               "verdicts": claims_df["verdict"].value_counts().to_dict()})
     return path

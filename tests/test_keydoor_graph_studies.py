@@ -149,27 +149,3 @@ def test_graph_dt_paths_and_figure6(data_home):
     plots.fig_steps_histogram(steps, max_steps=10)
     assert graph_study.graph_summary(data)["nodes"].item() == graph.DEFAULTS["n_nodes"]
     torch.set_num_threads(1)
-
-
-def test_issue_targets_say_met_or_not():
-    table = pd.DataFrame({"dataset": ["1k", "1k", "1k", "10k", "10k", "10k"],
-                          "method": ["DT", "BC", "Random", "DT", "BC", "Random"],
-                          "mean_%": [60.0, 2.0, 3.2, 70.0, np.nan, 3.2]})
-    met = kd_targets = keydoor_study.issue_targets(table).set_index("criterion")["met"]
-    assert met["DT, 1K trajectories"] == "yes" and met["DT, 10K trajectories"] == "no"
-    assert met["BC, 10k trajectories"] == "not run" and met["Random policy"] == "yes" and kd_targets is met
-    summary = pd.DataFrame({"kind": ["DT"], "seed": ["0"], "reached_%": [95.0], "ratio": [1.3]})
-    assert graph_study.issue_targets(summary)["met"].tolist() == ["yes", "no"]
-
-
-def test_verdicts_are_written_from_the_numbers():
-    table = pd.DataFrame({"dataset": ["1k", "1k", "1k"], "method": ["DT", "CQL", "Random"], "n_seeds": [2, 0, 1],
-                          "mean_%": [20.0, np.nan, 3.2], "std_%": [5.0, np.nan, np.nan], "paper_%": [71.8, 13.1, 3.1]})
-    curves = pd.DataFrame({"dataset": "1k", "method": "DT", "seed": [0, 0, 1, 1], "step": [1, 2, 1, 2],
-                           "success_%": [5.0, 20.0, 5.0, 20.0]})
-    text = keydoor_study.verdict(table, curves)
-    assert "below the paper by 51.8 points; still rising" in text and "**CQL, 1k**: not run." in text
-    summary = pd.DataFrame({"kind": list(graph_study.KINDS), "seed": ["—", "—", "0"], "reached_%": [40.0, 100.0, 95.0],
-                            "mean_steps_reached": [4.0, 3.0, 3.3], "mean_shortest_same_starts": [np.nan, 3.0, 3.0],
-                            "ratio": [np.nan, 1.0, 1.1]})
-    assert "from 95.0% of its starts" in graph_study.verdict(summary)

@@ -1,0 +1,261 @@
+"""dtlib.claims: every rule, once, decided from the tables only (supported / not supported / undecided)."""
+from __future__ import annotations
+
+import ast
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dtlib import claims
+from dtlib.claims import NOT_RUN, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, UNDECIDED, ClaimRules, Criterion
+
+RULES = ClaimRules(bootstrap_reps=300, match_margin=5.0)
+
+
+def gym_runs(dt: float = 80.0, bc: float = 30.0, cql: float = 40.0, k1: float = 20.0, dt_delayed: float = 78.0,
+             cql_delayed: float = 5.0, pct: float = 79.0, spread: float = 1.0, env: str = "hopper") -> pd.DataFrame:
+    """gym_runs rows for one env × 3 datasets × 3 seeds; scores = the given level + a per-seed jitter of ±spread."""
+    rows = []
+    for ds in ("medium", "medium-replay", "medium-expert"):
+        for seed in range(3):
+            jitter = [-spread, 0.0, spread][seed]
+            for method, p, k, mode, level in (("dt", 1.0, 0, "dense", dt), ("bc", 1.0, 0, "dense", bc),
+                                              ("cql", 1.0, 0, "dense", cql), ("dt", 1.0, 1, "dense", k1),
+                                              ("dt", 1.0, 0, "delayed", dt_delayed),
+                                              ("cql", 1.0, 0, "delayed", cql_delayed),
+                                              ("pct_bc", 0.1, 0, "dense", pct)):
+                # DT's seeds vary one way, the others' the other way: a spread widens every DT − X interval
+                sign = 1.0 if method == "dt" else -1.0
+                rows.append({"env": env, "dataset": ds, "method": method, "pct": p, "context_len": k,
+                             "reward_mode": mode, "seed": seed, "run": f"r{len(rows)}",
+                             "last": level + sign * jitter, "best": level + sign * jitter})
+    return pd.DataFrame(rows)
+
+
+def by_claim(df: pd.DataFrame) -> dict[tuple[str, str], pd.Series]:
+    return {(r["claim"], r["domain"]): r for _, r in df.iterrows()}
+
+
+D4RL_KEYS = [("DT vs TD learning", "D4RL"), ("DT vs BC on low-quality data", "D4RL"), ("Context length", "D4RL"),
+             ("Delayed rewards", "D4RL"), ("%BC", "D4RL")]
+
+
+# ------------------------------------------------------------------------------------------- one test
+@pytest.mark.parametrize("lo,hi,expected", [
+    (-4.0, 10.0, SUPPORTED),          # wholly above −5
+    (-20.0, -6.0, NOT_SUPPORTED),     # wholly below
+    (-8.0, 4.0, NOT_SUPPORTED),       # straddles −5 but only ±6 wide: decided against
+    (-25.0, 10.0, UNDECIDED),         # straddles −5 and ±17.5 wide: undecided at this budget
+    (-12.5, 2.5, NOT_SUPPORTED),      # exactly ±7.5: still decided
+])
+def test_an_interval_against_its_threshold(lo, hi, expected):
+    test = Criterion("DT − CQL", -5.0, "above", "points", 7.5)
+    assert test.judge({"estimate": (lo + hi) / 2, "ci_low": lo, "ci_high": hi}) == expected
+    assert test.judge(None) == NOT_RUN
+    assert "undecided" in test.text() and "±7.5" in test.text()
+
+
+def test_below_and_at_least_tests_and_no_undecided_without_a_width():
+    below = Criterion("ratio", 1.2, "below")
+    assert below.judge({"estimate": 1.0, "ci_low": 0.9, "ci_high": 1.2}) == SUPPORTED
+    assert below.judge({"estimate": 1.1, "ci_low": 0.5, "ci_high": 3.0}) == NOT_SUPPORTED  # no width: never undecided
+    at_least = Criterion("ρ", 0.8, "at_least")
+    assert at_least.judge({"estimate": 0.8, "ci_low": -1.0, "ci_high": 1.0}) == SUPPORTED
+    assert at_least.judge({"estimate": 0.79, "ci_low": 0.7, "ci_high": 0.9}) == NOT_SUPPORTED
+
+
+def test_tests_combine_with_and():
+    assert claims.combine([SUPPORTED, SUPPORTED]) == SUPPORTED
+    assert claims.combine([SUPPORTED, UNDECIDED]) == UNDECIDED
+    assert claims.combine([UNDECIDED, NOT_SUPPORTED]) == NOT_SUPPORTED  # one decided "no" decides the claim
+    assert claims.combine([]) == NOT_RUN
+
+
+# ------------------------------------------------------------------------------------------- D4RL
+def test_d4rl_claims_follow_the_numbers():
+    good = by_claim(claims.claims({"gym_runs": gym_runs()}, RULES))
+    for key in D4RL_KEYS:
+        row = good[key]
+        assert row["verdict"] == SUPPORTED, key
+        assert row["ci_low"] <= row["estimate"] <= row["ci_high"] and np.isfinite(row["ci_low"])
+        assert "3 vs 3 seed(s)" in row["runs"]
+    assert good[("DT vs BC on low-quality data", "D4RL")]["estimate"] == pytest.approx(50.0)
+    assert "+55.1 on our 1 task(s)" in good[("DT vs BC on low-quality data", "D4RL")]["paper_numbers"]  # 82.7 − 27.6
+    assert good[("Key-to-Door credit assignment", "Key-to-Door")]["verdict"] == NOT_RUN
+    assert good[("Atari", "Atari")]["verdict"] == NOT_RUN
+
+    bad = by_claim(claims.claims({"gym_runs": gym_runs(dt=20.0, k1=40.0, dt_delayed=5.0, pct=40.0)}, RULES))
+    for key in D4RL_KEYS:
+        assert bad[key]["verdict"] == NOT_SUPPORTED, key
+    # DT robust to delay but not above CQL under delayed rewards: the second test fails
+    tie = by_claim(claims.claims({"gym_runs": gym_runs(dt_delayed=78.0, cql_delayed=90.0)}, RULES))
+    assert tie[("Delayed rewards", "D4RL")]["verdict"] == NOT_SUPPORTED
+
+
+def test_matches_uses_the_margin():
+    close = {"gym_runs": gym_runs(dt=40.0, cql=42.0)}  # DT 2 points below CQL, seeds ±1
+    key = ("DT vs TD learning", "D4RL")
+    assert by_claim(claims.claims(close, RULES))[key]["verdict"] == SUPPORTED
+    strict = ClaimRules(bootstrap_reps=300, match_margin=1.0)
+    assert by_claim(claims.claims(close, strict))[key]["verdict"] == NOT_SUPPORTED
+    assert "−1" in by_claim(claims.claims(close, strict))[key]["rule"].replace("-", "−")
+
+
+def test_a_wide_interval_across_the_threshold_is_undecided_and_carries_its_interval():
+    """DT − CQL = −5 ± a seed spread of 30 points: the interval straddles −5 far wider than ±7.5."""
+    key = ("DT vs TD learning", "D4RL")
+    wide = by_claim(claims.claims({"gym_runs": gym_runs(dt=40.0, cql=45.0, spread=30.0)}, RULES))[key]
+    assert wide["verdict"] == UNDECIDED
+    assert wide["ci_low"] < -5.0 < wide["ci_high"] and (wide["ci_high"] - wide["ci_low"]) / 2 > 7.5
+    assert UNDECIDED in wide["evidence"] and "wider than ±7.5" in wide["evidence"]
+    # the same mean difference with a narrow spread is decided: the interval lies on one side or is narrow
+    narrow = by_claim(claims.claims({"gym_runs": gym_runs(dt=40.0, cql=45.0, spread=1.0)}, RULES))[key]
+    assert narrow["verdict"] == NOT_SUPPORTED
+    # and a wide interval wholly above the threshold is decided in favour
+    high = by_claim(claims.claims({"gym_runs": gym_runs(dt=90.0, cql=40.0, spread=15.0)}, RULES))[key]
+    assert high["verdict"] == SUPPORTED
+
+
+def test_claims_pool_every_env_they_have():
+    both = pd.concat([gym_runs(env="hopper"), gym_runs(env="walker2d")], ignore_index=True)
+    row = by_claim(claims.claims({"gym_runs": both}, RULES))[("DT vs TD learning", "D4RL")]
+    assert "× 6 task(s)" in row["runs"] and "walker2d/medium" in row["evidence"]
+
+
+def test_return_conditioning_spearman_and_interval():
+    rows = [{"env": "hopper", "seed": s, "episode": e, "target": t, "return": t * 0.9 + e, "dataset_best": 1000.0}
+            for t in (100.0, 300.0, 500.0, 700.0, 2000.0) for s in range(2) for e in range(3)]
+    sweep = pd.DataFrame(rows)
+    r = claims.spearman_ci(sweep, "env", 300)
+    assert r["estimate"] == pytest.approx(1.0) and r["ci_low"] == pytest.approx(1.0)
+    assert "hopper (4 targets)" in r["runs"]  # 2000 lies above the data's best and is left out
+    key = ("Return conditioning", "D4RL")
+    assert by_claim(claims.claims({"gym_figure4": sweep}, RULES))[key]["verdict"] == SUPPORTED
+    row = by_claim(claims.claims({"gym_figure4": sweep.assign(**{"return": 5.0})}, RULES))[key]
+    assert row["verdict"] == NOT_SUPPORTED and "same at every target" in row["evidence"]
+    row = by_claim(claims.claims({"gym_figure4": sweep[sweep["target"] <= 300]}, RULES))[key]
+    assert row["verdict"] == NOT_SUPPORTED and "fewer than 3 targets" in row["evidence"]
+
+
+# ------------------------------------------------------------------------------------------- Key-to-Door
+def keydoor_tables(dt: float, spread: float = 1.0) -> dict[str, pd.DataFrame]:
+    per_seed = pd.DataFrame([{"dataset": ds, "method": m, "seed": s, "step": 100,
+                              "success_%": {"DT": dt + spread * (s - 1), "CQL": 0.0 + s, "BC": 1.0 + s,
+                                            "%BC": 90.0 + s}[m]}
+                             for ds in ("1k", "10k") for m in ("DT", "CQL", "BC", "%BC") for s in range(3)])
+    table6 = pd.DataFrame([{"dataset": ds, "method": m, "n_seeds": 3, "mean_%": v, "std_%": 1.0,
+                            "per_seed_%": "", "paper_%": 0.0}
+                           for ds in ("1k", "10k") for m, v in (("DT", dt + 1), ("CQL", 1.0), ("Random", 3.1))])
+    return {"keydoor_per_seed": per_seed, "keydoor_table6": table6}
+
+
+def test_keydoor_needs_dt_above_cql_and_level_with_pct_bc():
+    key = ("Key-to-Door credit assignment", "Key-to-Door")
+    assert by_claim(claims.claims(keydoor_tables(89.0), RULES))[key]["verdict"] == SUPPORTED
+    row = by_claim(claims.claims(keydoor_tables(8.0), RULES))[key]  # above CQL and random, far below %BC
+    assert row["verdict"] == NOT_SUPPORTED and "DT − %BC = -83.0" in row["evidence"]
+    no_pct = keydoor_tables(8.0)
+    no_pct["keydoor_per_seed"] = no_pct["keydoor_per_seed"].query("method != '%BC'")
+    assert by_claim(claims.claims(no_pct, RULES))[key]["verdict"] == SUPPORTED  # then DT − random decides
+    no_pct["keydoor_per_seed"]["success_%"] = no_pct["keydoor_per_seed"]["success_%"].clip(upper=2.0)
+    assert by_claim(claims.claims(no_pct, RULES))[key]["verdict"] == NOT_SUPPORTED
+
+
+def test_keydoor_undecided_uses_its_own_width_of_10_points():
+    """DT − %BC = −6 across −5: DT seeds ±20 (an interval of about ±11.8) → undecided; ±14 (±8.3) → decided."""
+    key = ("Key-to-Door credit assignment", "Key-to-Door")
+    wide = by_claim(claims.claims(keydoor_tables(85.0, spread=20.0), RULES))[key]
+    assert wide["verdict"] == UNDECIDED and "DT − %BC" in wide["evidence"] and UNDECIDED in wide["evidence"]
+    assert wide["measure"].startswith("DT − %BC") and wide["ci_low"] < -5 < wide["ci_high"]  # the deciding interval
+    narrow = by_claim(claims.claims(keydoor_tables(85.0, spread=14.0), RULES))[key]
+    assert narrow["verdict"] == NOT_SUPPORTED  # ±8.3 would be "undecided" under D4RL's ±7.5, not under ±10
+    assert 7.5 < (narrow["ci_high"] - narrow["ci_low"]) / 2 < 10 and narrow["measure"].startswith("DT − %BC")
+
+
+# ------------------------------------------------------------------------------------------- Graph
+def graph_tables(reached: float, ratios: list[float]) -> dict[str, pd.DataFrame]:
+    rows = [{"kind": "random walk", "seed": "—", "paths": 100, "reached_%": 47.0, "mean_steps_reached": 4.2,
+             "mean_shortest_same_starts": np.nan, "ratio": np.nan}]
+    rows += [{"kind": "DT", "seed": str(i), "paths": 50, "reached_%": reached, "mean_steps_reached": 3.0 * r,
+              "mean_shortest_same_starts": 3.0, "ratio": r} for i, r in enumerate(ratios)]
+    rows.append({**rows[-1], "seed": "all", "reached_%": 0.0})  # the pooled row is not a seed: never read
+    return {"graph_path_summary": pd.DataFrame(rows)}
+
+
+def test_graph_claim_from_the_path_summary():
+    key = ("Shortest paths from random walks", "Graph")
+    good = by_claim(claims.claims(graph_tables(100.0, [1.0, 1.02, 1.05]), RULES))[key]
+    assert good["verdict"] == SUPPORTED and good["runs"] == "3 seed(s)"
+    assert good["estimate"] == pytest.approx(1.0233, abs=1e-3) and "random walks reach it in 47%" in good["evidence"]
+    assert by_claim(claims.claims(graph_tables(60.0, [1.0, 1.0, 1.0]), RULES))[key]["verdict"] == NOT_SUPPORTED
+    assert by_claim(claims.claims(graph_tables(100.0, [1.0, 1.5, 1.6]), RULES))[key]["verdict"] == NOT_SUPPORTED
+    assert by_claim(claims.claims({}, RULES))[key]["verdict"] == NOT_RUN
+
+
+# ------------------------------------------------------------------------------------------- Atari
+def atari_runs(level: float = 1.0) -> pd.DataFrame:
+    rows = []
+    for seed in range(2):
+        for method, pct, k, score in (("dt", 1.0, 30, 60.0), ("bc", 1.0, 30, 20.0), ("pct_bc", 0.1, 30, 10.0),
+                                      ("dt", 1.0, 1, 5.0)):
+            rows.append({"game": "breakout", "method": method, "pct": pct, "K": k, "seed": seed, "run": "r",
+                         "target": 90.0, "ret": 0.0, "score": level * (score + seed), "length": 10, "episodes": 1})
+        rows.append({"game": "breakout", "method": "dt", "pct": 1.0, "K": 30, "seed": seed, "run": "r",
+                     "target": 10.0, "ret": 0.0, "score": 500.0, "length": 10, "episodes": 1})  # not the paper's target
+    return pd.DataFrame(rows)
+
+
+def test_atari_claims_are_read_at_the_paper_target_only():
+    rows = by_claim(claims.claims({"atari_runs": atari_runs()}, RULES))
+    for key in [("Atari", "Atari"), ("Context length", "Atari"), ("%BC", "Atari")]:
+        assert rows[key]["verdict"] == SUPPORTED, key
+    assert rows[("Atari", "Atari")]["estimate"] == pytest.approx(40.0)  # the 500 at target 10 is never read
+
+
+def test_atari_floor_is_computed_from_the_runs_not_from_words():
+    floored_runs = atari_runs(level=0.05)  # every method within 5 gamer-normalised points of random play
+    pre = claims.atari_preconditions({"atari_runs": floored_runs}, RULES)
+    assert list(pre["game"]) == ["breakout"] and not pre["above_random_floor"].iloc[0]
+    assert "breakout" in claims.atari_floor({"atari_runs": floored_runs}, RULES)
+    floored = by_claim(claims.claims({"atari_runs": floored_runs}, RULES))
+    computed = by_claim(claims.claims({"atari_runs": atari_runs()}, RULES))
+    for key in [("Atari", "Atari"), ("Context length", "Atari"), ("%BC", "Atari")]:
+        assert floored[key]["verdict"] == NOT_TESTABLE and np.isfinite(floored[key]["estimate"])
+    # an old verdict table in English is ignored: only the numbers decide
+    words = pd.DataFrame({"game": ["breakout"], "claim": ["some method scores above random play (precondition)"],
+                          "ours": [""], "verdict": ["no: every method is at the random-play floor"]})
+    again = by_claim(claims.claims({"atari_runs": atari_runs(), "atari_verdicts": words}, RULES))
+    assert again[("Atari", "Atari")]["verdict"] == computed[("Atari", "Atari")]["verdict"] == SUPPORTED
+    assert set(claims.claims({"atari_datasets": pd.DataFrame()}, RULES).query("domain == 'Atari'")["verdict"]) \
+        == {NOT_RUN}
+
+
+def test_atari_data_span_precondition():
+    ds = pd.DataFrame({"game": ["pong"], "return_min": [-21.0], "return_max": [-19.0]})
+    pre = claims.atari_preconditions({"atari_datasets": ds}, RULES).iloc[0]
+    assert pre["data_span_%"] == pytest.approx(100 * 2 / 36) and not pre["informative"]
+    assert np.isnan(pre["best_score"])
+
+
+# ------------------------------------------------------------------------------------------- the rules
+def test_every_claim_is_listed_once_in_the_rules_table_with_the_text_its_verdict_used():
+    table = claims.rules_table(RULES)
+    rows = claims.claims({}, RULES)
+    assert len(rows) == len(claims.CLAIMS) and set(rows["verdict"]) == {NOT_RUN}
+    assert rows["paper_numbers"].str.len().min() > 0  # the paper's side is always there
+    shown = dict(zip(zip(table["claim"], table["domain"]), table["rule"]))
+    for _, r in rows.iterrows():
+        assert shown[(r["claim"], r["domain"])] == r["rule"]
+    assert "±7.5" in shown[("DT vs TD learning", "D4RL")] and "±10" in shown[("Key-to-Door credit assignment",
+                                                                               "Key-to-Door")]
+    assert ("Atari preconditions", "Atari") in shown
+    assert list(claims.claims({}, RULES, ["Graph"])["domain"]) == ["Graph"]
+
+
+def test_claims_never_import_the_summary():
+    tree = ast.parse(inspect.getsource(claims))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
+               {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any(m and "summary" in m for m in imported), imported
