@@ -134,7 +134,8 @@ def rulebook(rules: ClaimRules) -> dict[str, Claim]:
             "Delayed rewards", "D4RL",
             "DT is barely affected when all reward comes at the episode's end, while CQL fails (§5.6)", "gym_runs",
             (Criterion("DT delayed − DT dense", -m, "above", D4RL_UNIT, pts),
-             Criterion("DT − CQL, both delayed", 0.0, "above", D4RL_UNIT, pts, "where CQL ran with delayed rewards"))),
+             Criterion("DT − CQL, both delayed", 0.0, "above", D4RL_UNIT, pts,
+                       "where CQL ran with delayed rewards"))),
         "keydoor": Claim(
             "Key-to-Door credit assignment", "Key-to-Door",
             "hindsight methods (DT, %BC) learn successful policies from random data; TD learning (CQL) "
@@ -399,7 +400,8 @@ def claim_d4rl_delayed(tables: dict, rules: ClaimRules, c: Claim) -> dict:
     vs = _diff(delayed, df[(df["method"] == "cql") & (df["reward_mode"] == "delayed")], "last", rules.bootstrap_reps)
     pairs = [(c.tests[0], r)] + ([(c.tests[1], vs)] if vs else [])
     extra = "" if vs else "; CQL not run with delayed rewards: judged on DT alone"
-    return _judged(c, numbers, "DT delayed − DT dense, D4RL-normalised", pairs, extra + f" over {', '.join(r['tasks'])}")
+    return _judged(c, numbers, "DT delayed − DT dense, D4RL-normalised", pairs,
+                   extra + f" over {', '.join(r['tasks'])}")
 
 
 def claim_d4rl_pct_bc(tables: dict, rules: ClaimRules, c: Claim) -> dict:

@@ -397,7 +397,8 @@ def claims_html(df: pd.DataFrame) -> str:
 def rules_html(rules_df: pd.DataFrame) -> str:
     """The rules table (`dtlib.claims.rules_table`): every claim's rule in words, as the verdicts apply it."""
     e = html.escape
-    rows = [[f"<b>{e(r['claim'])}</b><br><small>{e(r['domain'])}</small>", e(r["rule"]), f"<small>{e(r['tables'])}</small>"]
+    rows = [[f"<b>{e(r['claim'])}</b><br><small>{e(r['domain'])}</small>", e(r["rule"]),
+             f"<small>{e(r['tables'])}</small>"]
             for _, r in rules_df.iterrows()]
     return _table(["claim", "rule (ours; the paper states no tests)", "tables"], rows)
 

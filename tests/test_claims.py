@@ -164,7 +164,7 @@ def test_keydoor_needs_dt_above_cql_and_level_with_pct_bc():
 
 
 def test_keydoor_undecided_uses_its_own_width_of_10_points():
-    """DT − %BC = −6 across −5: DT seeds ±20 (an interval of about ±11.8) → undecided; ±14 (±8.3) → decided."""
+    """DT − %BC = −6 across −5: DT seeds ±20 (an interval of ±11.8) → undecided; ±14 (±8.3) → decided."""
     key = ("Key-to-Door credit assignment", "Key-to-Door")
     wide = by_claim(claims.claims(keydoor_tables(85.0, spread=20.0), RULES))[key]
     assert wide["verdict"] == UNDECIDED and "DT − %BC" in wide["evidence"] and UNDECIDED in wide["evidence"]

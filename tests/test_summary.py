@@ -131,7 +131,8 @@ def test_summary_notebook_needs_every_earlier_notebook():
 
 
 def test_an_undecided_row_is_shown_as_such_with_its_interval(home, cfg):
-    row = {"claim": "DT vs TD learning", "domain": "D4RL", "paper_says": "", "paper_numbers": "", "measure": "DT − CQL",
+    row = {"claim": "DT vs TD learning", "domain": "D4RL", "paper_says": "", "paper_numbers": "",
+           "measure": "DT − CQL",
            "estimate": -5.0, "ci_low": -25.0, "ci_high": 15.0, "runs": "3 vs 3 seed(s) × 1 task(s)", "rule": "r",
            "verdict": summary.UNDECIDED, "evidence": "", "tables": "gym_runs"}
     html = summary.claims_html(pd.DataFrame([row], columns=claims_mod.CLAIM_COLUMNS))
