@@ -37,6 +37,7 @@ class EvalConfig:
     max_steps: int = 0  # cap on episode length; 0 = the spec's max_ep_len
     parallel: int = 100  # episodes stepped together (memory bound for Atari)
     env_kwargs: tuple[tuple[str, Any], ...] = ()  # extra gym.make arguments, e.g. (('seed_graph', 1),)
+    cache_embeddings: bool = True  # CNN encoders: embed each step's frames once per episode, not once per window
     precision: str = "fp32"  # 'bf16': autocast the model's forward passes (opt-in; ~1.7x on AMX CPUs, see README)
 
     def __post_init__(self) -> None:
@@ -83,10 +84,37 @@ class _Windows:
                 for k in ("states", "actions", "rtg", "timesteps", "mask")}
 
 
+class _EmbeddingCache:
+    """Each window step's state embedding, computed once when the step arrives (CNN encoders: one frame stack
+    per step instead of K). Pads hold the embedding of a zero observation, as the uncached forward computes."""
+
+    def __init__(self, model: torch.nn.Module, n: int, k: int, obs_shape: tuple, obs_dtype, device: torch.device):
+        self.model = model
+        pad = model.embed_state(torch.zeros((1, 1, *obs_shape), dtype=torch.from_numpy(np.zeros(0, obs_dtype)).dtype,
+                                            device=device))  # [1, 1, d]
+        self.emb = pad.expand(n, k, -1).clone()  # [N, K, d]
+
+    def push(self, rows: np.ndarray, obs: np.ndarray, device: torch.device) -> None:
+        """Shift the windows of `rows` left by one step and embed the new observations."""
+        idx = torch.as_tensor(rows, device=device)
+        new = self.model.embed_state(torch.as_tensor(obs, device=device).unsqueeze(1))  # [n, 1, d]
+        self.emb[idx] = torch.cat([self.emb[idx, 1:], new.to(self.emb.dtype)], dim=1)
+
+    def __getitem__(self, rows: np.ndarray) -> torch.Tensor:
+        return self.emb[torch.as_tensor(rows, device=self.emb.device)]  # [n, K, d]
+
+
+def caches_state_embeddings(model: torch.nn.Module) -> bool:
+    """Whether the rollout embeds each step once: a DT with a CNN encoder (BC-by-DT included)."""
+    cfg = getattr(model, "cfg", None)
+    return getattr(cfg, "encoder", None) == "cnn" and hasattr(model, "embed_state")
+
+
 @torch.inference_mode()  # no autograd bookkeeping at all: cheaper per op than no_grad
 def evaluate(model: torch.nn.Module, spec: EnvSpec, cfg: EvalConfig,
              env_fn: Callable[[], gym.Env] | None = None, record: bool = False, progress: bool = False,
              return_prior: Callable[[np.ndarray], np.ndarray] | None = None,
+             observe: Callable[[int, gym.Env], None] | None = None,
              ) -> pd.DataFrame | tuple[pd.DataFrame, list[dict]]:
     """Roll out `model` for `cfg.episodes` seeded episodes per target; one row per episode.
 
@@ -95,6 +123,8 @@ def evaluate(model: torch.nn.Module, spec: EnvSpec, cfg: EvalConfig,
     `return_prior(observations [n, *obs]) -> [n]` replaces the target and its decrement: the return-to-go
     at every step is the prior's value for the current observation (the graph example's "largest
     possible return at each node", paper Fig. 2); the target then only labels the rows.
+    `observe(row, env)` is called after each episode's reset and after every step it takes (`row`: the
+    episode's row in the result): the frame-capture hook of `dtlib.render`; it must not step the env.
     """
     targets = list(cfg.targets or spec.targets)
     jobs = [(target, i) for target in targets for i in range(cfg.episodes)]
@@ -110,7 +140,8 @@ def evaluate(model: torch.nn.Module, spec: EnvSpec, cfg: EvalConfig,
     bar = tqdm(total=len(jobs), desc=f"eval {spec.name}", disable=not progress, mininterval=2.0)
     for chunk in range(0, len(jobs), cfg.parallel):
         part = jobs[chunk:chunk + cfg.parallel]
-        r, tr = _rollout(model, spec, cfg, env_fn, part, device, generator, record, return_prior)
+        hook = None if observe is None else (lambda j, env, _o=chunk: observe(_o + j, env))
+        r, tr = _rollout(model, spec, cfg, env_fn, part, device, generator, record, return_prior, hook)
         rows += r
         traces += tr
         bar.update(len(part))
@@ -121,17 +152,22 @@ def evaluate(model: torch.nn.Module, spec: EnvSpec, cfg: EvalConfig,
     return (df, traces) if record else df
 
 
-def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, generator, record, return_prior):
+def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, generator, record, return_prior,
+             observe=None):
     n = len(jobs)
     envs = [env_fn() for _ in range(n)]
     max_steps = cfg.max_steps or spec.max_ep_len
     seeds = [cfg.seed + i for _, i in jobs]
     obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)])  # [N, *obs]
+    for j, env in enumerate(envs if observe is not None else []):
+        observe(j, env)
     space = envs[0].action_space
     discrete = isinstance(space, gym.spaces.Discrete)
     k = model.context_len
     win = _Windows(n, k, obs.shape[1:], obs.dtype, () if discrete else space.shape,
                    np.int64 if discrete else np.float32)
+    cache = (_EmbeddingCache(model, n, k, obs.shape[1:], obs.dtype, device)
+             if cfg.cache_embeddings and caches_state_embeddings(model) else None)
     rtg = np.array([t for t, _ in jobs], dtype=np.float32)  # [N]
     if return_prior is not None:
         rtg = np.asarray(return_prior(obs), dtype=np.float32)
@@ -142,6 +178,9 @@ def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, genera
         win.push(alive, obs[alive], rtg[alive], t)
         batch = win.batch(alive, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            if cache is not None:
+                cache.push(alive, obs[alive], device)
+                batch["state_emb"] = cache[alive]  # [n_alive, K, d]
             act = model.act(batch, sample=cfg.sample_actions, generator=generator)
         act = (act.float() if act.is_floating_point() else act).cpu().numpy()  # [n_alive, ...]
         win.actions[alive, -1] = act
@@ -152,6 +191,8 @@ def _rollout(model, spec: EnvSpec, cfg: EvalConfig, env_fn, jobs, device, genera
                 traces[e]["observations"].append(obs[e].copy())
                 traces[e]["actions"].append(act[j])
                 traces[e]["rewards"].append(float(reward))
+            if observe is not None:
+                observe(e, envs[e])
             obs[e] = o
             returns[e] += reward
             lengths[e] += 1

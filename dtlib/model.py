@@ -275,7 +275,9 @@ class DecisionTransformer(nn.Module):
         b, k = mask.shape
         check_batch(cfg, states, k)
         time = self.embed_timestep(batch["timesteps"].long())  # [B, K, d]; never clamped: a timestep >= max_ep_len is an IndexError
-        s = self.embed_state(states)  # [B, K, d]
+        # the rollout may pass each step's state embedding, computed once when the step arrived (a CNN then
+        # encodes one frame stack per step, not K): exact, as each state is embedded on its own
+        s = batch["state_emb"] if "state_emb" in batch else self.embed_state(states)  # [B, K, d]
         a = self.embed_action(actions.long() if cfg.discrete else actions.float())  # [B, K, d]
         tokens = [s, a]
         if cfg.use_returns:

@@ -102,3 +102,50 @@ def test_bf16_evaluation_is_opt_in_close_to_fp32_and_checked():
     assert not np.array_equal(first16, first32)  # the opt-in really changes the arithmetic
     with pytest.raises(ParameterError, match="precision"):
         EvalConfig(precision="fp16")
+
+
+def test_cnn_embedding_cache_equals_re_encoding():
+    """The rollout's per-step state-embedding cache gives the actions and returns of re-encoding every window."""
+    import dataclasses as dc
+
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    from dtlib.evaluate import EvalConfig, _EmbeddingCache, evaluate
+    from dtlib.model import DecisionTransformer, ModelConfig
+    from dtlib.specs import get_env_spec
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(obs_shape=(4, 84, 84), act_dim=6, discrete=True, encoder="cnn", context_len=5, n_layer=1,
+                      n_head=1, embed_dim=16, max_ep_len=200)
+    model = DecisionTransformer(cfg).eval()
+    # the cache's windows equal the embeddings of the windows the uncached forward would embed
+    cache = _EmbeddingCache(model, 2, 5, (4, 84, 84), np.uint8, torch.device("cpu"))
+    frames = torch.randint(0, 255, (7, 2, 4, 84, 84), dtype=torch.uint8)
+    with torch.no_grad():
+        for t in range(7):
+            cache.push(np.arange(2), frames[t].numpy(), torch.device("cpu"))
+        want = model.embed_state(frames[2:7].transpose(0, 1))  # [2, 5, d], the last 5 steps
+        np.testing.assert_allclose(cache[np.arange(2)].numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+    class FakeAtari(gym.Env):
+        """Random frames with a reward of 1 per step for action 0: an Atari-shaped env without a ROM."""
+        observation_space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+        action_space = gym.spaces.Discrete(6)
+
+        def reset(self, seed=None, options=None):
+            super().reset(seed=seed)
+            self.t = 0
+            return self.np_random.integers(0, 255, (4, 84, 84), dtype=np.uint8), {}
+
+        def step(self, a):
+            self.t += 1
+            return (self.np_random.integers(0, 255, (4, 84, 84), dtype=np.uint8), float(a == 0), False,
+                    self.t >= 40, {})
+
+    spec = get_env_spec("pong")
+    ev = EvalConfig(episodes=3, targets=(5.0, 20.0), sample_actions=True, max_steps=40, parallel=6)
+    cached = evaluate(model, spec, ev, env_fn=FakeAtari)
+    plain = evaluate(model, spec, dc.replace(ev, cache_embeddings=False), env_fn=FakeAtari)
+    assert cached.equals(plain)
