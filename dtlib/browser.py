@@ -3,8 +3,10 @@
     python -m dtlib.browser reports/smoke      # check index.html and every report; write index.png
 
 For each page (the index, every `NN_key.html`, and every HTML page the index links to) it records script
-errors (uncaught exceptions, console errors, failed loads), images that do not decode, and links inside
-`reports/` whose target file or `#anchor` does not exist. It then saves a full-page screenshot of the index
+errors (uncaught exceptions, console errors, failed loads), images that do not decode, videos that do not
+decode (readyState < 2, no duration, no frame size) or do not play (currentTime stays 0), clip sliders
+(`dtlib.render.target_slider`) whose positions do not each show exactly their clip and label, and links
+inside `reports/` whose target file or `#anchor` does not exist. It then saves a full-page screenshot of the index
 as `index.png` beside it. Chromium is driven over the DevTools protocol on a pipe
 (`--remote-debugging-pipe`: JSON messages separated by NUL bytes on file descriptors 3 and 4), so no
 websocket client or browser driver is needed; Debian's `chromium` package is enough.
@@ -43,7 +45,51 @@ PAGE_PROBE = """(async () => {
   // as browsers resolve a fragment: the id as written first, then percent-decoded (nbconvert keeps %C2%B7)
   const missingAnchors = links.filter(h => h.startsWith('#') && h.length > 1)
     .filter(h => !found(h.slice(1)) && !found(decode(h.slice(1))));
-  return {images: imgs.length, badImages, links, missingAnchors,
+  // every <video>: decoded (readyState >= 2, duration > 0, a frame size) and playing (currentTime advances)
+  const videos = [...document.querySelectorAll('video')];
+  const loaded = v => new Promise(res => {
+    const done = () => res();
+    if (v.readyState >= 2) return done();
+    v.addEventListener('loadeddata', done, {once: true});
+    v.addEventListener('error', done, {once: true});
+    setTimeout(done, 15000);
+  });
+  await Promise.all(videos.map(loaded));
+  const badVideos = [];
+  for (const [k, v] of videos.entries()) {
+    const name = `video ${k + 1} of ${videos.length}`;
+    if (v.error || v.readyState < 2 || !(v.duration > 0) || !v.videoWidth) {
+      badVideos.push(`${name} does not decode: readyState ${v.readyState}, duration ${v.duration}, ` +
+                     `size ${v.videoWidth}x${v.videoHeight}${v.error ? ', error ' + v.error.code : ''}`);
+      continue;
+    }
+    try {
+      v.muted = true;
+      await v.play();
+      await new Promise(r => setTimeout(r, 250));
+      if (!(v.currentTime > 0)) badVideos.push(`${name} does not play: currentTime stays ${v.currentTime}`);
+    } catch (e) { badVideos.push(`${name} does not play: ${e.name} ${e.message}`); }
+    v.pause();
+  }
+  // every range slider of pre-rendered clips: each position shows exactly its clip and its label
+  const badSliders = [];
+  for (const [k, root] of [...document.querySelectorAll('.dtlib-slider')].entries()) {
+    const s = root.querySelector('input[type=range]'), label = root.querySelector('.dtlib-slider-label');
+    const clips = [...root.querySelectorAll('video')];
+    if (!s || !label || clips.length !== +s.max + 1) {
+      badSliders.push(`slider ${k + 1}: ${clips.length} clips for a range of ${s ? +s.max + 1 : 0} positions`);
+      continue;
+    }
+    for (let pos = +s.max; pos >= 0; pos--) {
+      s.value = pos;
+      s.dispatchEvent(new Event('input'));
+      const shown = clips.filter(c => getComputedStyle(c).display !== 'none');
+      if (shown.length !== 1 || shown[0] !== clips[pos] || label.textContent !== clips[pos].dataset.label)
+        badSliders.push(`slider ${k + 1} at ${pos}: ${shown.length} clip(s) shown, label '${label.textContent}'`);
+    }
+  }
+  return {images: imgs.length, badImages, links, missingAnchors, videos: videos.length, badVideos, badSliders,
+          sliders: document.querySelectorAll('.dtlib-slider').length,
           height: Math.max(document.body ? document.body.scrollHeight : 0, 600)};
 })()"""
 
@@ -76,7 +122,8 @@ class Chromium:
 
         flags = ["--headless", "--remote-debugging-pipe", f"--user-data-dir={self.profile_dir}", "--disable-gpu",
                  "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
-                 "--disable-dev-shm-usage", "--hide-scrollbars", "--allow-file-access-from-files"]
+                 "--disable-dev-shm-usage", "--hide-scrollbars", "--allow-file-access-from-files",
+                 "--autoplay-policy=no-user-gesture-required"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             flags.append("--no-sandbox")  # Chromium's sandbox refuses to run as root (CI, containers)
         self.log = Path(self.profile_dir) / "chromium.log"
@@ -161,6 +208,8 @@ class PageReport:
     problems: list[str] = field(default_factory=list)
     images: int = 0
     links: list[str] = field(default_factory=list)
+    videos: int = 0  # <video> elements that were checked (decoded and played)
+    sliders: int = 0  # clip sliders that were moved through every position
 
 
 def _event_problems(events: list[dict[str, Any]], session: str) -> list[str]:
@@ -229,6 +278,8 @@ def open_page(browser: Chromium, path: Path, root: Path, screenshot: Path | None
         report.images, report.links = value["images"], value["links"]
         report.problems += [f"image does not decode: {src!r}" for src in value["badImages"]]
         report.problems += [f"link to a missing anchor: {a!r}" for a in value["missingAnchors"]]
+        report.videos, report.sliders = value["videos"], value["sliders"]
+        report.problems += value["badVideos"] + value["badSliders"]
         report.problems += check_links(path, report.links, root)
         if screenshot is not None:
             height = min(int(value["height"]), MAX_SCREENSHOT_HEIGHT)
@@ -274,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     reports = check_reports(args.root)
     for r in reports:
-        print(f"{r.path.name}: {r.images} image(s), {len(r.links)} link(s), "
+        print(f"{r.path.name}: {r.images} image(s), {r.videos} video(s), {r.sliders} slider(s), {len(r.links)} link(s), "
               + ("ok" if not r.problems else f"{len(r.problems)} problem(s)"))
         for problem in r.problems:
             print(f"  - {problem}")

@@ -214,12 +214,14 @@ def pipeline_kernel() -> Iterator[str]:
                 os.environ["JUPYTER_PATH"] = saved
 
 
-# nbconvert's lab template without the CDN scripts (require.js, MathJax, Mermaid): a report renders
-# fully offline; CSS is inlined and figures are base64 PNGs inside the page.
+# nbconvert's lab template without the CDN scripts (require.js, MathJax, Mermaid, the ipywidgets manager): a
+# report renders fully offline; CSS is inlined, figures are base64 PNGs and clips base64 mp4s inside the page.
+# Widgets (notebooks/50_explore) are live in JupyterLab only; the static page shows pre-rendered clips instead.
 OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 """
 
 

@@ -1,7 +1,9 @@
 """Figures as pure functions of tidy tables: `fig_xxx(df) -> Figure`. No figure trains or evaluates anything.
 
 Each figure is readable without the code: titled, axes labelled with units, legends naming what is drawn.
-The notebooks stamp smoke-profile figures with `dtlib.report.label_figure`.
+The notebooks stamp smoke-profile figures with `dtlib.report.label_figure`. Every report draws with one
+seaborn theme (`set_theme`, applied when this module is imported); curves over seeds are seaborn
+`lineplot`s with their confidence bands.
 """
 from __future__ import annotations
 
@@ -10,7 +12,18 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
+
+THEME = {"style": "whitegrid", "context": "notebook", "palette": "tab10", "font_scale": 0.9}
+
+
+def set_theme() -> None:
+    """The one look of every report's figures (seaborn's whitegrid, matplotlib's tab10 colours)."""
+    sns.set_theme(**THEME)
+
+
+set_theme()
 
 OUTCOME_COLORS = {"no key": "tab:red", "key, no door": "tab:orange", "success": "tab:green"}
 KIND_COLORS = {"random walk": "tab:gray", "shortest path": "tab:blue", "DT": "tab:green"}
@@ -150,7 +163,8 @@ def fig_gym_scores(table: pd.DataFrame) -> Figure:
 
 
 def fig_target_return(sweep: pd.DataFrame, panel: str = "medium-replay") -> Figure:
-    """Figure 4 analog: achieved vs target return (mean ± std over seeds), the diagonal and the data's best.
+    """Figure 4 analog: achieved vs target return (mean over seeds, band: 95% bootstrap interval over seeds),
+    the diagonal and the data's best.
 
     `sweep`: rows of `gym_study.figure4_sweep` (env, seed, target, return, dataset_best).
     """
@@ -158,11 +172,12 @@ def fig_target_return(sweep: pd.DataFrame, panel: str = "medium-replay") -> Figu
     fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
     for ax, env in zip(axes[0], envs):
         part = sweep[sweep["env"] == env]
-        per_seed = part.groupby(["target", "seed"])["return"].mean().reset_index()
-        agg = per_seed.groupby("target")["return"].agg(["mean", "std"]).reset_index()
-        ax.errorbar(agg["target"], agg["mean"], yerr=agg["std"].fillna(0), marker="o", capsize=3,
-                    label="DT (mean ± std over seeds)")
-        lim = [min(agg["target"].min(), agg["mean"].min()), max(agg["target"].max(), agg["mean"].max())]
+        per_seed = part.groupby(["target", "seed"])["return"].mean().reset_index()  # one point per seed
+        n_seeds = per_seed["seed"].nunique()
+        sns.lineplot(per_seed, x="target", y="return", marker="o", errorbar=("ci", 95), n_boot=1000, seed=0,
+                     ax=ax, label=f"DT (mean over {n_seeds} seed{'s' if n_seeds > 1 else ''}, 95% CI)")
+        lim = [min(per_seed["target"].min(), per_seed["return"].min()),
+               max(per_seed["target"].max(), per_seed["return"].max())]
         ax.plot(lim, lim, ls="--", color="gray", label="achieved = target")
         ax.axvline(part["dataset_best"].iloc[0], color="tab:red", ls=":", label="best episode in the data")
         ax.set_xlabel("target return")
@@ -175,26 +190,30 @@ def fig_target_return(sweep: pd.DataFrame, panel: str = "medium-replay") -> Figu
 
 
 def fig_learning_curves(curves: pd.DataFrame) -> Figure:
-    """Success rate against gradient steps, one panel per dataset: each seed faint, the seed mean bold.
+    """Success rate against gradient steps, one panel per dataset: each seed faint, the seed mean bold with
+    its 95% bootstrap band over seeds.
 
     `curves`: rows of `keydoor_study.learning_curves` (dataset, method, seed, step, success_%).
     """
     datasets = list(dict.fromkeys(curves["dataset"]))
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), sharey=True, squeeze=False)
-    colors = dict(zip(dict.fromkeys(curves["method"]), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    methods = list(dict.fromkeys(curves["method"]))
+    palette = dict(zip(methods, sns.color_palette(n_colors=len(methods))))
+    seeds = curves.groupby("method")["seed"].nunique()
+    labelled = curves.assign(method=[f"{m} ({seeds[m]} seed{'s' if seeds[m] > 1 else ''})" for m in curves["method"]])
+    palette = {f"{m} ({seeds[m]} seed{'s' if seeds[m] > 1 else ''})": c for m, c in palette.items()}
     for ax, ds in zip(axes[0], datasets):
-        for method, g in curves[curves["dataset"] == ds].groupby("method", sort=False):
-            for _, s in g.groupby("seed"):
-                s = s.sort_values("step")
-                ax.plot(s["step"], s["success_%"], color=colors[method], alpha=0.3, lw=1)
-            mean = g.groupby("step")["success_%"].mean()
-            ax.plot(mean.index, mean.values, "o-", color=colors[method], lw=2,
-                    label=f"{method} ({g['seed'].nunique()} seed{'s' if g['seed'].nunique() > 1 else ''})")
+        part = labelled[labelled["dataset"] == ds]
+        sns.lineplot(part, x="step", y="success_%", hue="method", units="seed", estimator=None, palette=palette,
+                     alpha=0.3, lw=1, legend=False, ax=ax)
+        sns.lineplot(part, x="step", y="success_%", hue="method", palette=palette, marker="o", lw=2,
+                     errorbar=("ci", 95), n_boot=1000, seed=0, ax=ax, legend=ax is axes[0][0])
         ax.set_title(f"{ds} random trajectories")
         ax.set_xlabel("gradient steps")
         ax.set_ylim(-2, 102)
     axes[0][0].set_ylabel("success rate (%)")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle("Key-to-Door success during training (faint: seeds, bold: mean)")
+    if axes[0][0].get_legend() is not None:
+        axes[0][0].legend(fontsize=8, title=None)
+    fig.suptitle("Key-to-Door success during training (faint: seeds, bold: mean, band: 95% CI over seeds)")
     fig.tight_layout()
     return fig

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 
 import pytest
 
@@ -64,3 +65,29 @@ def test_reports_render_in_chromium():
     index = (root / "index.html").read_text()
     assert index.index('id="summary"') < index.index("<h2>Notebook reports</h2>")  # the summary leads
     assert pages[0].images >= 1 and (root / browser.SCREENSHOT).stat().st_size > 10_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_BROWSER)
+def test_checker_plays_videos_and_moves_sliders(tmp_path):
+    import numpy as np
+
+    from dtlib import render
+
+    frames = [np.full((32, 48, 3), 40 * k, dtype=np.uint8) for k in range(6)]
+    mp4 = render.encode_mp4(frames, fps=5)
+    root = tmp_path / "reports" / "p"
+    root.mkdir(parents=True)
+    good_slider = render.target_slider([("first", mp4), ("second", mp4)], None, "two clips")
+    # a slider whose script never runs: moving it swaps nothing
+    stuck = re.sub(r"<script>.*?</script>", "", render.target_slider([("a", mp4), ("b", mp4)], None, "stuck"))
+    (root / "index.html").write_text('<html><body><a href="00_videos.html">v</a><a href="10_broken.html">b</a></body></html>')
+    (root / "00_videos.html").write_text(f"<html><body>{render.video_tag(mp4, 'a clip')}{good_slider}</body></html>")
+    garbage = base64.b64encode(b"\x00\x00\x00\x18ftypmp42 this is not a video").decode()
+    (root / "10_broken.html").write_text(f'<html><body><video controls src="data:video/mp4;base64,{garbage}"></video>'
+                                         f"{stuck}</body></html>")
+    pages = {r.path.name: r for r in browser.check_reports(root, CHROMIUM)}
+    good = pages["00_videos.html"]
+    assert good.problems == [] and good.videos == 3 and good.sliders == 1
+    bad = "\n".join(pages["10_broken.html"].problems)
+    assert "video 1 of 3 does not decode" in bad
+    assert "slider 1 at 0" in bad  # position 0 shows nothing: the page's script that would show it is gone
