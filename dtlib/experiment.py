@@ -17,7 +17,8 @@ from dtlib.data.transitions import TransitionSampler
 from dtlib.data.windows import WindowSampler
 from dtlib.evaluate import EvalConfig, evaluate
 from dtlib.model import DecisionTransformer, MLPBC, ModelConfig
-from dtlib.results import RunDir, config_dict
+from dtlib.identity import run_identity
+from dtlib.results import RunDir, config_dict, note_use
 from dtlib.seeding import seed_everything
 from dtlib.specs import get_env_spec
 from dtlib.train import SupervisedLearner, TrainConfig, train
@@ -126,8 +127,9 @@ def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cf
     eval_cfg = dataclasses.replace(eval_cfg, delayed=run_cfg.reward_mode == "delayed")
     if run_cfg.method == "cql":  # the policy ignores the target: one rollout set, labelled with the first target
         eval_cfg = dataclasses.replace(eval_cfg, targets=tuple(eval_cfg.targets or spec.targets)[:1])
+    # identity: the code, behaviour files and data the result depends on; part of the folder's hash
     config = config_dict(run_cfg, model.cfg, train_cfg, eval_cfg, dataset_meta=data.meta,
-                         model_class=type(model).__name__)
+                         model_class=type(model).__name__, identity=run_identity(spec.name, spec.domain, data))
     run_dir = RunDir(runs_root, run_cfg.name, config)
     if run_cfg.method == "cql":
         history = HISTORY[run_cfg.history].per_step if run_cfg.history else None
@@ -138,5 +140,6 @@ def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cf
         sampler = WindowSampler(train_data, model.context_len, seed=run_cfg.seed,
                                 from_start=model.context_len >= spec.max_ep_len)
         learner = SupervisedLearner(model, train_cfg)
-    return train(run_dir, learner, sampler, train_cfg,
-                 evaluate=lambda m: evaluate(m, spec, eval_cfg), progress=progress)
+    train(run_dir, learner, sampler, train_cfg, evaluate=lambda m: evaluate(m, spec, eval_cfg), progress=progress)
+    note_use(run_dir)  # the pipeline's index checks every run a report reads against today's code
+    return run_dir

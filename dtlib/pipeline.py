@@ -5,8 +5,10 @@
 For each notebook it writes reports/<profile>/NN_name.ipynb (executed) and NN_name.html (offline, figures
 embedded), then reports/<profile>/index.html and the state file reports/<profile>/.pipeline_state.json.
 A notebook is skipped when its staleness key — a hash of its source without outputs, its parameters,
-the dtlib sources and the keys of the notebooks it `needs` — equals that of its last successful run
-and its outputs exist. A failing notebook stops the run with one line naming it, the failing cell and
+the dtlib sources (their syntax trees: a comment or docstring edit changes nothing) and the keys of the
+notebooks it `needs` — equals that of its last successful run and its outputs exist. Each notebook's run
+log (logs/NN_name.runs.jsonl) lists the run folders it read; the index names every one made by code or
+behaviour files other than today's. A failing notebook stops the run with one line naming it, the failing cell and
 the partially executed notebook, and a non-zero exit status.
 """
 from __future__ import annotations
@@ -30,8 +32,10 @@ from typing import Any, Callable, Iterator
 import nbformat
 
 from dtlib import io
+from dtlib.identity import file_digest
 from dtlib.paths import PACKAGE_DIR, git_commit, project_root, reports_dir
 from dtlib.profiles import Profile, load_profile
+from dtlib.results import RUN_LOG_ENV, runs_from_other_code
 from dtlib.validate import ParameterError
 
 NOTEBOOK_FILE = re.compile(r"^(\d{2})_([a-z0-9][a-z0-9_]*)\.ipynb$")
@@ -122,9 +126,10 @@ def source_digest(notebook: nbformat.NotebookNode) -> str:
 
 
 def code_digest(package_dir: Path = PACKAGE_DIR) -> str:
-    """Hash of every dtlib/**/*.py source: a change to the library makes every notebook stale."""
+    """Hash of every dtlib/**/*.py syntax tree: a change to the library's code makes every notebook stale
+    (runs are keyed more finely, by the modules each uses: dtlib.identity)."""
     files = sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
-    return _sha([(str(p.relative_to(package_dir)), p.read_text()) for p in files])
+    return _sha([(str(p.relative_to(package_dir)), file_digest(p)) for p in files])
 
 
 def check_profile_params(nb: Notebook, params: dict[str, Any]) -> None:
@@ -175,6 +180,11 @@ def upstream_closure(notebooks: list[Notebook], targets: list[Notebook]) -> list
 def outputs(nb: Notebook, out_dir: Path) -> tuple[Path, Path]:
     """The executed notebook and its HTML."""
     return out_dir / f"{nb.name}.ipynb", out_dir / f"{nb.name}.html"
+
+
+def run_log(nb: Notebook, out_dir: Path) -> Path:
+    """The run folders the notebook's last successful execution read, one JSON line each (dtlib.results.note_use)."""
+    return out_dir / LOG_DIR / f"{nb.name}.runs.jsonl"
 
 
 def is_up_to_date(nb: Notebook, key: str, state: dict[str, Any], out_dir: Path) -> bool:
@@ -266,6 +276,10 @@ def execute(nb: Notebook, params: dict[str, Any], out_dir: Path, kernel: str, pr
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     os.environ["DTLIB_KERNEL_LOG"] = str(log)  # read by the kernelspec's launcher, see pipeline_kernel()
+    runs = run_log(nb, out_dir).with_suffix(".partial")  # replaces the last good log only on success
+    runs.write_text("")
+    saved_run_log = os.environ.get(RUN_LOG_ENV)
+    os.environ[RUN_LOG_ENV] = str(runs)  # inherited by the kernel: dtlib.results.note_use appends to it
     start = time.perf_counter()
     try:
         papermill.execute_notebook(str(nb.path), str(partial), parameters=params, kernel_name=kernel,
@@ -277,10 +291,16 @@ def execute(nb: Notebook, params: dict[str, Any], out_dir: Path, kernel: str, pr
         except Exception:  # the partial notebook may be unreadable; the one-line message still names it
             pass
         raise NotebookFailed(_failure_line(nb, error, partial)) from error
+    finally:
+        if saved_run_log is None:
+            os.environ.pop(RUN_LOG_ENV, None)
+        else:
+            os.environ[RUN_LOG_ENV] = saved_run_log
     wall = time.perf_counter() - start
     executed, page = outputs(nb, out_dir)
     render_html(partial, page)
     os.replace(partial, executed)
+    os.replace(runs, run_log(nb, out_dir))
     partial.with_suffix(".html").unlink(missing_ok=True)
     if not any(partial.parent.iterdir()):
         partial.parent.rmdir()
@@ -304,6 +324,7 @@ def write_index(out_dir: Path, profile: Profile, notebooks: list[Notebook], keys
                     f'<td><code>{html.escape(last.get("commit", ""))}</code></td>'
                     f'<td>{html.escape(last.get("finished", ""))}</td></tr>')
     summary = summary_section(out_dir, profile, notebooks, keys, state)
+    other_code = other_code_section(out_dir, profile, notebooks, keys, state)
     deviations = []
     for nb in notebooks if not summary.gathered else []:  # the summary gathers them all into one list
         path = out_dir / "deviations" / f"{nb.key}.json"
@@ -333,6 +354,7 @@ Regenerate: <code>make reproduce PROFILE={html.escape(profile.name)}</code>.</p>
 <table><tr><th>notebook</th><th>purpose</th><th>status</th><th>wall time</th><th>profile</th><th>commit</th><th>finished</th></tr>
 {''.join(rows)}
 </table>
+{other_code}
 <h2>Tables (CSV)</h2><ul>{table_links or '<li>none yet</li>'}</ul>
 {'' if summary.gathered else '<h2>Deviations from the paper</h2>' + (''.join(deviations) or '<p>none recorded yet</p>')}
 </body></html>
@@ -340,6 +362,28 @@ Regenerate: <code>make reproduce PROFILE={html.escape(profile.name)}</code>.</p>
     path = out_dir / "index.html"
     io.write_text(path, page)
     return path
+
+
+def other_code_section(out_dir: Path, profile: Profile, notebooks: list[Notebook], keys: dict[str, str],
+                       state: dict[str, Any]) -> str:
+    """HTML listing each run folder a shown report read that was made by other code or behaviour files."""
+    items, checked = [], 0
+    for nb in notebooks:
+        log = run_log(nb, out_dir)
+        if notebook_status(nb, keys, state, out_dir) not in ("done", "stale") or not log.exists():
+            continue
+        checked += 1
+        for name, diff in runs_from_other_code(log):
+            items.append(f"<li>{html.escape(nb.name)}: <code>{html.escape(name)}</code> — "
+                         f"{html.escape('; '.join(diff))}</li>")
+    if not checked:
+        return ""
+    if not items:
+        return ("<h2>Runs and code</h2><p>Every run folder the reports read was made by today's code and "
+                "behaviour files.</p>")
+    return ('<h2>Results made by other code</h2><p class="summary-note">These reports read run folders made by '
+            "code or behaviour files other than today's; <code>make reproduce PROFILE="
+            f"{html.escape(profile.name)}</code> redoes them.</p><ul>{''.join(items)}</ul>")
 
 
 def notebook_status(nb: Notebook, keys: dict[str, str], state: dict[str, Any], out_dir: Path) -> str:

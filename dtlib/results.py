@@ -3,7 +3,11 @@
 A run folder holds `config.json` (everything that defines the run, plus the git commit), `metrics.csv`
 (one row per logged step), `eval.csv` (one row per evaluation episode), `checkpoint.pt` (model,
 optimiser, scheduler, step and every RNG state; loads with `torch.load(weights_only=True)`) and, once
-finished, `summary.json` (wall time, steps, commit). Metric names are namespaced once, here:
+finished, `summary.json` (wall time, steps, commit). The folder's name ends in a hash of
+its config, and the config holds the run's `identity` (dtlib.identity: the digest of the code it runs, of
+the committed behaviour files and of the data), so new code or new data is a new folder and going back to
+the old code finds the old folder again. Folders made before identities existed stay readable
+(`RunDir.open`); they are simply not found by new runs. Metric names are namespaced once, here:
 
   train/action_loss   mean action loss (MSE or cross-entropy) of the logged step
   train/return_loss   return-head MSE (scaled units), when the model has one
@@ -17,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +58,8 @@ def config_digest(config: dict) -> str:
 
 
 class RunDir:
-    """One training run's folder. The name ends in a hash of its config: a changed config is a new run."""
+    """One training run's folder. The name ends in a hash of its config (identity included): a changed config,
+    code or dataset is a new run."""
 
     def __init__(self, root: str | Path, name: str, config: dict):
         self.config = config
@@ -62,6 +68,14 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         if not self.config_path.exists():
             io.write_json(self.config_path, {**config, "git_commit": git_commit()})
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        """An existing run folder, for reading (old folders without an identity included); writes nothing."""
+        run = cls.__new__(cls)
+        run.path = Path(path)
+        run.config = io.read_json(run.path / "config.json")
+        return run
 
     config_path = property(lambda self: self.path / "config.json")
     metrics_path = property(lambda self: self.path / "metrics.csv")
@@ -82,6 +96,49 @@ class RunDir:
 
     def summary(self) -> dict:
         return io.read_json(self.summary_path) if self.done else {}
+
+    @property
+    def identity(self) -> dict:
+        """The code, artifact and data digests the run was made with ({} for folders older than identities)."""
+        return self.config.get("identity", {})
+
+
+RUN_LOG_ENV = "DTLIB_RUN_LOG"  # set by dtlib.pipeline per notebook: where note_use lists the runs it reads
+
+
+def note_use(run: RunDir) -> None:
+    """Append the run folder to $DTLIB_RUN_LOG (one JSON line; a no-op outside the pipeline)."""
+    log = os.environ.get(RUN_LOG_ENV)
+    if log:
+        with open(log, "a") as f:  # one short append per line: safe from parallel worker processes
+            f.write(json.dumps({"path": str(run.path)}) + "\n")
+
+
+def runs_from_other_code(log: str | Path) -> list[tuple[str, list[str]]]:
+    """(run folder name, what differs) for each run listed in a run log whose code or behaviour artifacts
+    differ from today's checkout; folders that no longer exist are reported as missing."""
+    from dtlib.identity import current_identity, differences
+    from dtlib.specs import get_env_spec
+
+    log = Path(log)
+    if not log.exists():
+        return []
+    paths = dict.fromkeys(json.loads(line)["path"] for line in log.read_text().splitlines() if line.strip())
+    out = []
+    for path in paths:
+        if not (Path(path) / "config.json").exists():
+            out.append((Path(path).name, ["run folder missing"]))
+            continue
+        run = RunDir.open(path)
+        env = run.config.get("RunConfig", {}).get("env")
+        if not run.identity or env is None:
+            out.append((run.path.name, differences({}, {})))
+            continue
+        spec = get_env_spec(env)
+        diff = differences(run.identity, current_identity(run.identity, spec.name, spec.domain))
+        if diff:
+            out.append((run.path.name, diff))
+    return out
 
 
 def collect(run_dirs: list[RunDir], **labels_per_run: list) -> pd.DataFrame:

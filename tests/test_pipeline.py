@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from dtlib import pipeline
@@ -242,3 +243,44 @@ def test_index_leads_with_the_summary_then_links_each_report(project, capsys):
     status, out, _ = run(capsys, only="c")
     index = (project / "reports" / "tiny" / "index.html").read_text()
     assert executed(out) == ["20_c"] and "This summary is stale" in index and "n=1" in index
+
+
+def test_code_digest_ignores_comments_and_docstrings(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "m.py").write_text('"""Doc."""\nX = 1\n')
+    before = pipeline.code_digest(pkg)
+    (pkg / "m.py").write_text('"""Reworded doc."""\n# a comment\nX = 1  # why\n')
+    assert pipeline.code_digest(pkg) == before
+    (pkg / "m.py").write_text('"""Doc."""\nX = 2\n')
+    assert pipeline.code_digest(pkg) != before
+
+
+def test_index_lists_the_runs_a_report_read_that_other_code_made(project, capsys):
+    """A notebook reads two run folders (through dtlib.results.note_use, in its kernel): one made by today's code,
+    one whose dtlib.model digest differs. The index names the second only."""
+    from dtlib.data.episodes import EpisodeDataset
+    from dtlib.identity import run_identity
+
+    data = EpisodeDataset.from_episodes([dict(observations=np.zeros((3, 2), np.float32),
+                                              actions=np.zeros((3, 1), np.float32), rewards=np.ones(3))])
+    today = run_identity("hopper", "gym", data)
+    old = {**today, "modules": {**today["modules"], "dtlib.model": "0" * 16}, "code": "0" * 16}
+    folders = {}
+    for name, ident in (("hopper-x-dt-dense-s0-today", today), ("hopper-x-dt-dense-s0-older", old)):
+        folders[name] = project / "runs" / name
+        folders[name].mkdir(parents=True)
+        (folders[name] / "config.json").write_text(json.dumps({"RunConfig": {"env": "hopper"}, "identity": ident}))
+    reads = "".join(f"note_use(RunDir.open({str(p)!r}))\n" for p in folders.values())
+    make_notebook(project / "notebooks" / "20_c.ipynb", 'profile: str = "small"  # profile',
+                  ["from dtlib.results import RunDir, note_use\n" + reads])
+    status, out, _ = run(capsys, only="c")
+    index = (project / "reports" / "tiny" / "index.html").read_text()
+    assert status == 0 and "<h2>Results made by other code</h2>" in index
+    assert "20_c: <code>hopper-x-dt-dense-s0-older</code> — dtlib.model changed" in index
+    assert "hopper-x-dt-dense-s0-today" not in index
+    (folders["hopper-x-dt-dense-s0-older"] / "config.json").write_text(
+        json.dumps({"RunConfig": {"env": "hopper"}, "identity": today}))
+    pipeline.run("tiny", only="a", echo=lambda *a, **k: None)  # any later run rewrites the index
+    index = (project / "reports" / "tiny" / "index.html").read_text()
+    assert "Results made by other code" not in index and "made by today's code" in index
