@@ -264,9 +264,12 @@ class DecisionTransformer(nn.Module):
                 last_only: bool = False) -> dict[str, torch.Tensor]:
         """Predictions for every step of the window: `action` [B, K, A] (+ `return` [B, K], `attention`).
 
-        `last_only`: predict the last step only ([B, 1, A]), what `act` needs. The last block then computes
-        just the last state token (the others still serve as its keys and values): the same prediction, up
-        to float rounding, for about a quarter fewer FLOPs per rollout step with 3 layers.
+        Only the state tokens' outputs are read, so the last block computes its queries, output projection
+        and MLP at those K of the 3K tokens (all 3K still serve as its keys and values): the same predictions,
+        up to float rounding, for a sixth fewer matmul FLOPs per training step with 3 layers (docs/speed.md).
+        `last_only`: predict the last step only ([B, 1, A]), what `act` needs; the last block then computes
+        just the last state token (about a quarter fewer FLOPs per rollout step). `need_weights` computes
+        every token in every block (the attention maps are T x T).
         """
         if need_weights and last_only:
             raise ValueError("need_weights needs every query: call with last_only=False")
@@ -288,16 +291,17 @@ class DecisionTransformer(nn.Module):
         x = x.reshape(b, n * k, cfg.embed_dim)  # [B, T, d]: (R_1, s_1, a_1, R_2, ...)
         x = self.drop(self.embed_ln(x))
         allowed = self._allowed(mask)
-        last_state = slice(n * k - 2, n * k - 1)  # the token s_K (R_K, s_K, a_K end the sequence)
+        # the last block's queries: the token s_K (R_K, s_K, a_K end the sequence), or every s_t token
+        state_queries = slice(n * k - 2, n * k - 1) if last_only else slice(n - 2, n * k, n)
         weights = []
         for i, block in enumerate(self.blocks):
-            x, w = block(x, allowed, need_weights, last_state if last_only and i == len(self.blocks) - 1 else None)
+            last = i == len(self.blocks) - 1 and not need_weights
+            x, w = block(x, allowed, need_weights, state_queries if last else None)
             weights.append(w)
-        x = self.ln_f(x)  # [B, T, d]; [B, 1, d] with last_only
-        if last_only:
-            state_out = x  # [B, 1, d], output at s_K
-        else:
-            state_out = x.reshape(b, k, n, cfg.embed_dim)[:, :, n - 2]  # [B, K, d], output at each s_t token
+        x = self.ln_f(x)  # [B, K, d] at the state tokens ([B, 1, d] with last_only; [B, T, d] with need_weights)
+        if need_weights:
+            x = x.reshape(b, k, n, cfg.embed_dim)[:, :, n - 2]  # [B, K, d], output at each s_t token
+        state_out = x
         out = {"action": self.predict_action(state_out)}  # [B, K, A]
         if self.predict_return is not None:
             out["return"] = self.predict_return(state_out).squeeze(-1) * cfg.return_scale  # [B, K]

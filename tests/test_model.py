@@ -75,6 +75,20 @@ def test_last_only_predicts_what_the_full_forward_predicts_at_the_last_step(name
         model(x, need_weights=True, last_only=True)
 
 
+@pytest.mark.parametrize("name", CONFIGS)
+def test_last_block_at_state_tokens_only_predicts_what_every_token_predicts(name):
+    """The training forward computes the last block at the K state tokens only; `need_weights` computes all 3K
+    tokens in every block: both give the same actions (and returns), up to float rounding."""
+    cfg = dataclasses.replace(CONFIGS[name], return_head=True)
+    torch.manual_seed(0)
+    model = DecisionTransformer(cfg).eval()
+    x = batch(cfg)
+    x["mask"][0, :2] = 0
+    fast, full = model(x), model(x, need_weights=True)
+    torch.testing.assert_close(fast["action"], full["action"])
+    torch.testing.assert_close(fast["return"], full["return"])
+
+
 def test_return_head_and_attention_weights():
     cfg = ModelConfig(obs_shape=(5,), act_dim=2, context_len=K, n_layer=2, n_head=2, embed_dim=32,
                       return_head=True, dropout=0.0)
