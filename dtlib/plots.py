@@ -217,3 +217,16 @@ def fig_learning_curves(curves: pd.DataFrame) -> Figure:
     fig.suptitle("Key-to-Door success during training (faint: seeds, bold: mean, band: 95% CI over seeds)")
     fig.tight_layout()
     return fig
+
+
+def fig_snapshot_returns(episodes: pd.DataFrame) -> Figure:
+    """Histogram of the Atari dataset's episode returns, stacked by the behaviour snapshot that played them."""
+    games = list(dict.fromkeys(episodes["game"]))
+    fig, axes = plt.subplots(1, len(games), figsize=(5.5 * len(games), 3.6), squeeze=False)
+    for ax, game in zip(axes[0], games):
+        part = episodes[episodes["game"] == game]
+        sns.histplot(part, x="return", hue="snapshot", multiple="stack", binwidth=2, ax=ax)
+        ax.set(title=f"{game}: episode returns in the dataset", xlabel="episode return (raw game points)",
+               ylabel="episodes")
+    fig.tight_layout()
+    return fig

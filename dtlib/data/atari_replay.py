@@ -46,7 +46,8 @@ class ReplayMixConfig:
 
     env: str = "pong"  # dtlib Atari game; its snapshots live in behaviour/atari/<env>/
     n_steps: int = 100_000  # transitions in total [paper: 500k, the 1% sample]
-    shares: tuple[float, ...] = ()  # per snapshot (in snapshots.csv order), summing to 1; () = equal shares
+    shares: tuple[float, ...] = ()  # per snapshot (snapshots.csv order), summing to 1; () = snapshots.csv's
+    # `share` column (the mixture chosen at export), or equal shares without one
     epsilon: float = 0.01  # ε-greedy while collecting [DQN-replay: DQN's training ε after its decay, 0.01]
     sticky_actions: float = 0.25  # repeat_action_probability [DQN-replay]
     seed: int = 0  # reset seeds and ε draws
@@ -157,7 +158,12 @@ def build_replay_dataset(cfg: ReplayMixConfig, progress: bool = False) -> Episod
     table = snapshots(folder)
     info = io.read_json(folder / "config.json")
     agent_cfg = config_from_json(info["config"])
-    shares = cfg.shares or tuple([1.0 / len(table)] * len(table))
+    if cfg.shares:
+        shares = cfg.shares
+    elif "share" in table.columns:  # the mixture chosen when the snapshots were exported
+        shares = tuple(float(x) for x in table["share"])
+    else:
+        shares = tuple([1.0 / len(table)] * len(table))
     if len(shares) != len(table):
         raise ParameterError(f"shares={cfg.shares!r}: {len(table)} snapshots in {folder}, {len(shares)} shares")
     threads = torch.get_num_threads()
