@@ -357,14 +357,16 @@ class CQLLearner:
         self.cfg: CQLConfig = model.cfg
         self.updates = 0
         c = self.cfg
+        # fused: one kernel per optimiser step instead of ~10 small ops per tensor (the same Adam up to rounding)
+        adam = lambda params, lr: torch.optim.Adam(params, lr=lr, fused=True)  # noqa: E731
         if c.discrete:
-            self.optimizers = {"critic": torch.optim.Adam(model.q.parameters(), lr=c.critic_lr)}
+            self.optimizers = {"critic": adam(model.q.parameters(), c.critic_lr)}
         else:
-            self.optimizers = {"actor": torch.optim.Adam(model.actor.parameters(), lr=c.actor_lr),
-                               "critic": torch.optim.Adam(model.critic.parameters(), lr=c.critic_lr),
-                               "temp": torch.optim.Adam([model.log_temp], lr=c.temp_lr)}
+            self.optimizers = {"actor": adam(model.actor.parameters(), c.actor_lr),
+                               "critic": adam(model.critic.parameters(), c.critic_lr),
+                               "temp": adam([model.log_temp], c.temp_lr)}
             if c.lagrange:
-                self.optimizers["alpha_prime"] = torch.optim.Adam([model.log_alpha_prime], lr=c.alpha_prime_lr)
+                self.optimizers["alpha_prime"] = adam([model.log_alpha_prime], c.alpha_prime_lr)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.model.train()
