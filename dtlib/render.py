@@ -214,16 +214,19 @@ class FrameRecorder:
 
 # ------------------------------------------------------------------------------------------ MuJoCo
 def mujoco_episodes(model: Any, spec: Any, targets: Sequence[float], cfg: VideoConfig, scale: float = 1.0,
-                    delayed: bool = False) -> tuple[Any, list[list[np.ndarray]]]:
-    """One seeded episode per target through `dtlib.evaluate` with frames captured: (rows, frames per row)."""
+                    delayed: bool = False, rewards: bool = False) -> tuple[Any, list[list[np.ndarray]]]:
+    """One seeded episode per target through `dtlib.evaluate` with frames captured: (rows, frames per row).
+
+    With `rewards`, the rows also hold each episode's per-step rewards (column `rewards`)."""
     from dtlib.evaluate import EvalConfig, evaluate, make_env
 
     w, h = int(round(cfg.width * scale / 2)) * 2, int(round(cfg.height * scale / 2)) * 2
     recorder = FrameRecorder(cfg.every, cfg.max_frames)
     eval_cfg = EvalConfig(episodes=1, targets=tuple(float(t) for t in targets), seed=cfg.seed, delayed=delayed,
                           parallel=len(targets))
-    rows = evaluate(model, spec, eval_cfg, env_fn=lambda: make_env(spec, render_mode="rgb_array", width=w, height=h),
-                    observe=recorder)
+    out = evaluate(model, spec, eval_cfg, env_fn=lambda: make_env(spec, render_mode="rgb_array", width=w, height=h),
+                   observe=recorder, record=rewards)
+    rows = out[0].assign(rewards=[tr["rewards"] for tr in out[1]]) if rewards else out
     return rows, [recorder.frames.get(i, []) for i in range(len(rows))]
 
 
