@@ -83,14 +83,16 @@ def video_config(profile: str) -> VideoConfig:
 @lru_cache(maxsize=1)
 def gl_problem() -> str | None:
     """None when MuJoCo can render offscreen here; else one line saying why not (no GL: clips skipped)."""
-    try:
-        import mujoco
+    try:  # the very path the clips take: gymnasium's offscreen renderer, which reads MUJOCO_GL when it starts
+        import gymnasium as gym
 
-        model = mujoco.MjModel.from_xml_string("<mujoco><worldbody><geom size='1'/></worldbody></mujoco>")
-        with mujoco.Renderer(model, 16, 16) as renderer:
-            renderer.update_scene(mujoco.MjData(model))
-            if renderer.render().shape != (16, 16, 3):
+        env = gym.make("Hopper-v5", render_mode="rgb_array", width=16, height=16)
+        try:
+            env.reset(seed=0)
+            if np.asarray(env.render()).shape != (16, 16, 3):
                 return "MuJoCo's offscreen renderer returned a frame of the wrong shape"
+        finally:
+            env.close()
         return None
     except Exception as error:  # no libEGL, no display for glfw, a broken driver: all mean "no clips here"
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
