@@ -83,3 +83,17 @@ def test_notebook_runs_top_to_bottom_headless(runs_home):
     widget_views = [o for c in nb.cells for o in c.get("outputs", [])
                     if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert widget_views, "the widgets cell displayed no widget"
+
+
+def test_find_run_and_load_run_model(runs_home):
+    import torch
+
+    root = runs_home / "runs" / "smoke"
+    folder = render.find_run(root, "hopper-medium-replay-dt-dense-s0")
+    assert folder is not None and folder.name == explore.trained_runs("smoke")["run"].iloc[0]
+    (root / "hopper-medium-replay-dt-dense-s0-deadbeef").mkdir()  # unfinished: no summary, no checkpoint
+    assert render.find_run(root, "hopper-medium-replay-dt-dense-s0") == folder
+    assert render.find_run(root, "hopper-medium-dt-dense-s0") is None
+    model = render.load_run_model(folder)
+    saved = torch.load(folder / "checkpoint.pt", weights_only=True)["learner"]["model"]
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items()) and not model.training
