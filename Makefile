@@ -31,10 +31,14 @@ reproduce: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
-# After the smoke pipeline: open its index and every report in headless Chromium (skips when none is installed).
+# After the smoke pipeline: open its index and every report in headless Chromium. Without Chromium the check
+# skips with a loud line (-rs prints it); .ci/run sets DTLIB_REQUIRE_BROWSER=1, which turns that skip into a failure.
 test: unit
 	$(PY) -m dtlib.pipeline --profile smoke
-	$(PY) -m pytest -q -m browser tests/test_browser.py
+	@$(PY) -c "import sys; from dtlib.browser import find_browser; sys.exit(find_browser() is None)" || \
+	  echo "*** make test: NO CHROMIUM - THE REPORTS WERE NOT CHECKED IN A BROWSER. Install it (Debian/Ubuntu: \
+	apt-get install -y chromium; or set DTLIB_CHROMIUM=/path/to/chromium) and rerun make test. ***"
+	$(PY) -m pytest -q -rs -m browser tests/test_browser.py
 
 # The notebooks' kernelspec is `dtlib` (this .venv); root (e.g. in a container) needs --allow-root.
 lab: $(STAMP)

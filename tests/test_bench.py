@@ -1,4 +1,5 @@
 """benchmarks/run.py on tiny sizes: it runs end to end and writes every key the README quotes. No timings asserted."""
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -35,13 +36,36 @@ def test_quick_logic_on_tiny_sizes_writes_the_report(bench, tmp_path):
     assert {"env_steps_per_s", "cpu_ms_per_lockstep", "ms_per_lockstep"} <= set(res["eval_2"])
     assert 0 <= res["dt_train"]["sample_share"] <= 1
     assert len(report["raw"]["1"]["dt_train"]) == 2  # one entry per round
-    assert report["config"]["dt"]["context_len"] == 20 and report["config"]["dt"]["n_layer"] == 3
-    assert report["config"]["bc"]["embed_dim"] == 256
+    from dtlib.experiment import RunConfig, build_model
+
+    data, timed = bench.synthetic_dataset(tiny.dataset_steps), json.loads(out.read_text())["config"]
+    for method in ("dt", "bc"):  # the bench times the very models the Gym runs train (preset, spec, overrides)
+        cfg = build_model(RunConfig("hopper", "bench", method), data).cfg
+        trained = json.loads(json.dumps(dataclasses.asdict(cfg)))
+        differ = {k: (v, timed[method].get(k)) for k, v in trained.items()
+                  if k not in ("state_mean", "state_std") and timed[method].get(k) != v}
+        assert not differ, f"{method}: the benchmarked model differs from a run's in {differ}"
     table = bench.format_table(report)
     assert "DT train steps/s" in table and "eval env-steps/s, 2 parallel" in table
     assert "bf16 + packed masks" in table and "BC train steps/s, packed masks" in table
 
 
-def test_cli_flags_pick_the_sizes(bench):
-    assert bench.QUICK.episode_steps < bench.FULL.episode_steps == 1000
-    assert bench.FULL.parallel == (1, 10, 50) and bench.FULL.dataset_steps == 100_000
+def test_cli_flags_pick_the_sizes(bench, monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(bench, "run_benchmarks",
+                        lambda sizes, threads, out, log: seen.update(sizes=sizes, threads=threads) or {})
+    monkeypatch.setattr(bench, "extra_benchmarks", lambda quick, log: {})
+    monkeypatch.setattr(bench, "format_table", lambda report: "")
+    out = ["--out", str(tmp_path / "bench.json")]
+    bench.main(out)
+    assert seen == {"sizes": bench.FULL, "threads": ()}
+    bench.main(["--quick", "--threads", "2,1", "--budget-s", "5", *out])
+    assert seen == {"sizes": dataclasses.replace(bench.QUICK, budget_s=5.0), "threads": (2, 1)}
+    with pytest.raises(SystemExit):
+        bench.main(["--budget-s", "0", *out])
+    for field in ("dt_steps", "bc_steps", "episode_steps", "env_steps", "rounds", "budget_s"):  # --quick does less
+        assert getattr(bench.QUICK, field) <= getattr(bench.FULL, field), field
+    assert bench.QUICK.episode_steps < bench.FULL.episode_steps
+    from dtlib.specs import get_env_spec
+
+    assert bench.FULL.episode_steps == get_env_spec("hopper").max_ep_len  # make bench times whole Hopper episodes

@@ -4,7 +4,8 @@
 `test_reports_render_in_chromium` is marked `browser` and left out of the plain `pytest` run: it opens
 reports/<profile>/ (DTLIB_BROWSER_PROFILE, default smoke), which the pipeline must have built first —
 `make test` runs it right after the smoke pipeline with `pytest -m browser tests/test_browser.py`.
-Both skip with a message when no Chromium is installed.
+Without Chromium they skip with a message — or fail when DTLIB_REQUIRE_BROWSER=1 (set by .ci/run), so CI cannot
+pass with the reports unchecked.
 """
 from __future__ import annotations
 
@@ -18,12 +19,28 @@ from dtlib import browser
 from dtlib.paths import reports_dir
 
 CHROMIUM = browser.find_browser()
-NO_BROWSER = "no Chromium on this machine (apt-get install -y chromium; .ci/run installs it): browser test skipped"
+NO_BROWSER = ("no Chromium on this machine: the reports were NOT checked in a browser (install it: "
+              "apt-get install -y chromium, or set DTLIB_CHROMIUM=/path/to/chromium; .ci/run installs it)")
+REQUIRE_ENV = "DTLIB_REQUIRE_BROWSER"  # "1": a browser check that cannot run fails instead of skipping
+
+
+def not_checked(reason: str) -> None:
+    """Skip with `reason`, or fail with it when $DTLIB_REQUIRE_BROWSER is 1 (CI)."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_ENV}=1 makes this a failure", pytrace=False)
+    pytest.skip(reason)
+
+
+def chromium() -> str:
+    """The Chromium executable, or skip / fail (not_checked) without one."""
+    if CHROMIUM is None:
+        not_checked(NO_BROWSER)
+    return CHROMIUM
 PNG_1PX = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason=NO_BROWSER)
 def test_checker_catches_broken_pages(tmp_path):
+    executable = chromium()
     root = tmp_path / "reports" / "p"
     (root / "figs").mkdir(parents=True)
     (root / "figs" / "ok.png").write_bytes(PNG_1PX)
@@ -38,7 +55,7 @@ def test_checker_catches_broken_pages(tmp_path):
     (root / "10_bad.html").write_text(
         '<html><body><img src="figs/bad.png"><a href="tables/missing.csv">csv</a><a href="#nowhere">x</a>'
         '<a href="../../outside.html">out</a><script>throw new Error("boom")</script></body></html>')
-    pages = {r.path.name: r for r in browser.check_reports(root, CHROMIUM)}
+    pages = {r.path.name: r for r in browser.check_reports(root, executable)}
     assert set(pages) == {"index.html", "00_good.html", "10_bad.html"}
     assert pages["index.html"].problems == [] and pages["index.html"].images == 1
     assert pages["00_good.html"].problems == []
@@ -51,13 +68,13 @@ def test_checker_catches_broken_pages(tmp_path):
 
 @pytest.mark.browser
 def test_reports_render_in_chromium():
-    if CHROMIUM is None:
-        pytest.skip(NO_BROWSER)
+    executable = chromium()
     profile = os.environ.get("DTLIB_BROWSER_PROFILE", "smoke")
     root = reports_dir(profile)
     if not (root / "index.html").exists():
-        pytest.skip(f"no {root / 'index.html'}: run `make reproduce PROFILE={profile}` first")
-    pages = browser.check_reports(root, CHROMIUM)
+        not_checked(f"no {root / 'index.html'}: the reports were NOT checked; run `make reproduce PROFILE={profile}` "
+                    "first")
+    pages = browser.check_reports(root, executable)
     problems = [f"{r.path.name}: {p}" for r in pages for p in r.problems]
     assert not problems, "\n".join(problems)
     names = {r.path.name for r in pages}
@@ -67,8 +84,8 @@ def test_reports_render_in_chromium():
     assert pages[0].images >= 1 and (root / browser.SCREENSHOT).stat().st_size > 10_000
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason=NO_BROWSER)
 def test_checker_plays_videos_and_moves_sliders(tmp_path):
+    executable = chromium()
     import numpy as np
 
     from dtlib import render
@@ -85,9 +102,25 @@ def test_checker_plays_videos_and_moves_sliders(tmp_path):
     garbage = base64.b64encode(b"\x00\x00\x00\x18ftypmp42 this is not a video").decode()
     (root / "10_broken.html").write_text(f'<html><body><video controls src="data:video/mp4;base64,{garbage}"></video>'
                                          f"{stuck}</body></html>")
-    pages = {r.path.name: r for r in browser.check_reports(root, CHROMIUM)}
+    pages = {r.path.name: r for r in browser.check_reports(root, executable)}
     good = pages["00_videos.html"]
     assert good.problems == [] and good.videos == 3 and good.sliders == 1
     bad = "\n".join(pages["10_broken.html"].problems)
     assert "video 1 of 3 does not decode" in bad
     assert "slider 1 at 0" in bad  # position 0 shows nothing: the page's script that would show it is gone
+
+
+@pytest.mark.parametrize("require", ["", "1"])
+def test_without_chromium_the_browser_check_says_so_and_fails_when_required(tmp_path, require):
+    """`make test` without Chromium: the browser step passes with a loud skip line; under .ci/run
+    (DTLIB_REQUIRE_BROWSER=1) it fails."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DTLIB_CHROMIUM": str(tmp_path / "no-such-chromium"), REQUIRE_ENV: require,
+           "DTLIB_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-m", "browser", __file__], env=env,
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    out = done.stdout + done.stderr
+    assert "the reports were NOT checked in a browser" in out and "apt-get install -y chromium" in out, out
+    assert (done.returncode != 0) == (require == "1"), out

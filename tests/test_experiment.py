@@ -90,9 +90,21 @@ def test_same_run_config_twice_gives_identical_numbers(tmp_path):
     data = hopper_like()
     cfg = RunConfig("hopper", "synthetic", "dt", seed=3)
     kw = dict(progress=False, steps=10, warmup_steps=2, log_every=5, checkpoint_every=10)
-    torch_state_noise = __import__("torch").randn(7)  # global RNG use in between must not matter
+    import random
+
+    import torch
+
+    def scramble_global_rngs(seed):  # whatever ran before a run must not change its numbers
+        torch.manual_seed(seed), np.random.seed(seed), random.seed(seed)
+        torch.randn(seed + 1), np.random.rand(seed + 1), random.random()
+
+    scramble_global_rngs(1)
     a = run(cfg, data, tmp_path / "a", EvalConfig(episodes=2, max_steps=15), **kw)
-    assert torch_state_noise is not None
+    scramble_global_rngs(2)
     b = run(cfg, data, tmp_path / "b", EvalConfig(episodes=2, max_steps=15), **kw)
+    assert a.path.name == b.path.name and a.path != b.path  # same config and code: two independent runs
     assert a.metrics()["train/action_loss"].equals(b.metrics()["train/action_loss"])
     assert a.evals()["return"].equals(b.evals()["return"])
+    other = run(RunConfig("hopper", "synthetic", "dt", seed=4), data, tmp_path / "c",
+                EvalConfig(episodes=2, max_steps=15), **kw)
+    assert not other.metrics()["train/action_loss"].equals(a.metrics()["train/action_loss"])  # it can differ
