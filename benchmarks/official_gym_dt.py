@@ -2,8 +2,8 @@
 
 The issue quotes the official implementation at ~7.1 steps/s "on this CPU"; this VM's speed drifts by a quarter
 between sessions (Hopper's own stepping: 7.9k-12k steps/s in our runs), so a number measured at another time is no
-baseline. This script rebuilds the official training step from its description (`../shared/reference/paper-facts.md`
-§3.3-3.4: written from the description, not copied) and times it beside ours on the same data, alternating:
+baseline. This script rebuilds the official training step from its description (`docs/paper-reference.md`
+§4.1-4.2: written from the description, not copied) and times it beside ours on the same data, alternating:
 
   official: per-sample `get_batch` in Python/numpy (trajectories drawn ∝ length, uniform start, return-to-go by a
   reversed Python loop over the rest of the episode, left padding by concatenation), HuggingFace GPT-2 (`n_inner`
@@ -55,7 +55,7 @@ def discount_cumsum(x: np.ndarray, gamma: float) -> np.ndarray:
 
 
 class OfficialBatches:
-    """The official `get_batch`: one Python iteration per sample (paper-facts §3.3)."""
+    """The official `get_batch`: one Python iteration per sample (docs/paper-reference.md §4.1)."""
 
     def __init__(self, data, seed: int = 0):
         self.trajs = [{"observations": data.observations[s:e], "actions": data.actions[s:e],
@@ -96,7 +96,7 @@ class OfficialBatches:
 
 
 class OfficialDT(nn.Module):
-    """The official Gym model's computation (paper-facts §3.4) on HuggingFace GPT-2."""
+    """The official Gym model's computation (docs/paper-reference.md §4.2) on HuggingFace GPT-2."""
 
     def __init__(self):
         super().__init__()
@@ -130,7 +130,7 @@ class OfficialDT(nn.Module):
 
 
 class OfficialBC(nn.Module):
-    """The official `MLPBCModel` (paper-facts §3.5) at the paper's BC size: 3 layers of 256 on the last K states."""
+    """The official `MLPBCModel` (docs/paper-reference.md §4.3) at the paper's BC size: 3 layers of 256 on the last K states."""
 
     def __init__(self, hidden: int = 256, n_layer: int = 3, dropout: float = 0.1):
         super().__init__()
@@ -147,7 +147,7 @@ class OfficialBC(nn.Module):
 
 @torch.no_grad()
 def official_eval(model: OfficialDT, steps: int, state_mean: np.ndarray, state_std: np.ndarray) -> dict:
-    """The official `evaluate_episode_rtg` + `get_action`, one Hopper episode of `steps` steps (paper-facts §3.4):
+    """The official `evaluate_episode_rtg` + `get_action`, one Hopper episode of `steps` steps (docs/paper-reference.md §4.2):
     histories grown by `torch.cat` every step, the last K steps left-padded, the full forward with three heads."""
     env = bench.hopper_env()
     model.eval()

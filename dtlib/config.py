@@ -2,7 +2,7 @@
 
 A preset gives the ModelConfig fields that are not data-dependent (observation shape, action type and
 size come from the dataset) and the TrainConfig fields; sweeps
-override them with `dataclasses.replace`. Sources: paper-facts §2 ([paper] appendix tables, [repo] code).
+override them with `dataclasses.replace`. Sources: docs/paper-reference.md §3 ([paper] appendix tables, [repo] code).
 """
 from __future__ import annotations
 

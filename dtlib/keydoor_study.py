@@ -34,7 +34,7 @@ from dtlib.train import load_model
 from dtlib.validate import ParameterError, check_choice, check_list, check_positive, check_range
 
 ENV = "keydoor"
-# Table 6 of the paper (success rate, %), paper-facts §1.7; keys: trajectories in the dataset.
+# Table 6 of the paper (success rate, %), docs/paper-reference.md §2.6; keys: trajectories in the dataset.
 PAPER_TABLE6 = {int(row.pop("trajectories")): row for row in paper.table("table6").to_dict("records")}
 METHOD_LABELS = {"dt": "DT", "bc": "BC", "pct_bc": "%BC", "cql": "CQL", "random": "Random"}
 CRITIC_HELDOUT_SEED = 1_000_003  # seed of the held-out random episodes the critic is read on (not a training set)

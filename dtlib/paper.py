@@ -1,7 +1,7 @@
 """The paper's published numbers and other public reproductions, as tidy tables, each with its source.
 
-Transcribed from ../shared/reference/paper-facts.md (§1) and peers-and-formats.md (§2), which cite the
-paper's tables via public transcriptions (the PDF could not be read here) and the peers' READMEs. Where
+Sources and caveats: docs/paper-reference.md §2 (the paper's tables come from public transcriptions, as the PDF
+could not be read here; the peers' numbers from their READMEs). Where
 transcriptions disagree, the value used is the arXiv-v2 one and the alternative is noted in `note`.
 Scores are normalised (D4RL: 100 = expert; Atari: gamer-normalised) unless the column says otherwise.
 """
@@ -27,7 +27,7 @@ medium-replay,hopper,82.7,7.0,48.6,33.7,0.6,28.4,27.6
 medium-replay,walker2d,66.6,3.0,26.7,19.2,0.9,15.5,36.9
 """
 
-# Table 3 — DT vs %BC on D4RL (single transcription; its averages do not add up, see paper-facts §1.4).
+# Table 3 — DT vs %BC on D4RL (single transcription; its averages do not add up, see docs/paper-reference.md §2.3).
 _TABLE3 = """
 dataset,env,dt,pct_bc10,pct_bc25,pct_bc40,bc
 medium,halfcheetah,42.6,42.9,43.0,43.1,43.1
@@ -79,7 +79,7 @@ trajectories,dt,cql,bc,pct_bc,random
 10000,94.6,13.3,1.6,95.1,3.1
 """
 
-# Other reproductions of DT on D4RL -v2 (peers-and-formats §2.1): CORL (4 seeds, last / best of
+# Other reproductions of DT on D4RL -v2 (docs/paper-reference.md §2.9): CORL (4 seeds, last / best of
 # training), d3rlpy (10 seeds, final / best), JAX-CORL (5 seeds).
 _PEERS_D4RL = """
 dataset,env,corl_last,corl_last_std,corl_best,corl_best_std,d3rlpy_final,d3rlpy_final_std,d3rlpy_best,d3rlpy_best_std,jaxcorl,jaxcorl_std
@@ -95,14 +95,14 @@ medium-expert,walker2d,107.11,0.96,108.71,0.34,108.4,0.5,109.7,0.3,99.81,17.73
 """
 
 SOURCES = {
-    "table1": "Chen et al. 2021, Table 1 / Table 12 (arXiv v2 transcriptions; paper-facts §1.1-1.2)",
-    "table2": "Chen et al. 2021, Table 2 (paper-facts §1.3); CQL/BEAR/BRAC-v/AWR/BC copied by the paper",
-    "table3": "Chen et al. 2021, Table 3 (single transcription, paper-facts §1.4)",
-    "table4": "Chen et al. 2021, Table 4 (paper-facts §1.5)",
-    "table5": "Chen et al. 2021, Table 5 (paper-facts §1.6)",
-    "table6": "Chen et al. 2021, Table 6 (paper-facts §1.7)",
-    "delayed": "Chen et al. 2021, §5.6 delayed-return table, Hopper rows only (paper-facts §1.8)",
-    "peers_d4rl": "CORL README, d3rlpy-benchmarks d4rl_table.csv, JAX-CORL README (peers-and-formats §2.1)",
+    "table1": "Chen et al. 2021, Table 1 / Table 12 (arXiv v2 transcriptions; docs/paper-reference.md §2.1)",
+    "table2": "Chen et al. 2021, Table 2 (docs/paper-reference.md §2.2); CQL/BEAR/BRAC-v/AWR/BC copied by the paper",
+    "table3": "Chen et al. 2021, Table 3 (single transcription, docs/paper-reference.md §2.3)",
+    "table4": "Chen et al. 2021, Table 4 (docs/paper-reference.md §2.4)",
+    "table5": "Chen et al. 2021, Table 5 (docs/paper-reference.md §2.5)",
+    "table6": "Chen et al. 2021, Table 6 (docs/paper-reference.md §2.6)",
+    "delayed": "Chen et al. 2021, §5.6 delayed-return table, Hopper rows only (docs/paper-reference.md §2.7)",
+    "peers_d4rl": "CORL README, d3rlpy-benchmarks d4rl_table.csv, JAX-CORL README (docs/paper-reference.md §2.9)",
 }
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 # Headless offscreen MuJoCo: EGL on Mesa (llvmpipe); set before gymnasium creates a render context. One
-# llvmpipe thread: faster than several on a loaded 2-core machine (measured, practical-facts).
+# llvmpipe thread: faster than several on a loaded 2-core machine (measured).
 os.environ.setdefault("MUJOCO_GL", "egl")
 if os.environ["MUJOCO_GL"] in ("egl", "osmesa"):
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])

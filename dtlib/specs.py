@@ -1,8 +1,8 @@
 """Every paper constant per environment, in one table, each with its source.
 
-Sources: [paper] Chen et al. 2021 (as transcribed in ../shared/reference/paper-facts.md §2),
+Sources: [paper] Chen et al. 2021 (as transcribed in docs/paper-reference.md §3.4),
 [repo] kzl/decision-transformer @ e2d82e6, [d4rl] d4rl/infos.py reference scores,
-[derived] Atari random/gamer scores that map the paper's Table 12 onto Table 1 (paper-facts §1.2).
+[derived] Atari random/gamer scores that map the paper's Table 12 onto Table 1 (docs/paper-reference.md §2.1).
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ NO_CLIP = 1e9
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings; the defaults are the paper's Gym settings (paper-facts §2.1)."""
+    """Optimisation settings; the defaults are the paper's Gym settings (docs/paper-reference.md §3.1)."""
 
     steps: int = 100_000  # gradient steps [paper: 1e5]
     batch_size: int = 64  # [paper Gym: 64; Atari: 128, Pong 512]

@@ -1,5 +1,6 @@
 """Every committed notebook: outputs stripped, one well-formed `parameters` cell whose defaults are the
-`small` profile's values, `dtlib` metadata, and no logic in cells (STYLE.md 11-13)."""
+`small` profile's values, `dtlib` metadata, and no logic in cells (a notebook holds parameters, calls into dtlib,
+plots and prose)."""
 from __future__ import annotations
 
 import ast
@@ -14,7 +15,7 @@ from dtlib import pipeline
 from dtlib.profiles import available_profiles, load_profile
 
 NOTEBOOKS = pipeline.discover(Path(__file__).resolve().parents[1] / "notebooks")
-MAX_CELL_LINES = 15  # STYLE.md: "no cell over about ten lines"
+MAX_CELL_LINES = 15  # cells stay short (about ten lines); longer logic moves into dtlib
 
 
 def read(nb: pipeline.Notebook) -> nbformat.NotebookNode:

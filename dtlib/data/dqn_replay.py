@@ -1,6 +1,6 @@
 """DQN-replay (Agarwal et al. 2020) checkpoint files → an EpisodeDataset, sampled as the paper's "1%" subsets.
 
-Layout, as `gsutil -m cp -R gs://atari-replay-datasets/dqn/<Game>` leaves it (peers-and-formats §4.8):
+Layout, as `gsutil -m cp -R gs://atari-replay-datasets/dqn/<Game>` leaves it (docs/paper-reference.md §5.3):
 
     {root}/{Game}/{run}/replay_logs/$store$_observation_ckpt.{N}.gz   uint8 [n, 84, 84], one frame per step
                                     $store$_action_ckpt.{N}.gz        int32 [n]
@@ -22,13 +22,14 @@ How dopamine lays steps out, which the loader relies on:
     cases the game after the padding is whole and kept (`opening_padding`).
   * rewards were clipped to [-1, 1] by dopamine's `Runner._run_one_episode` (`np.clip(reward, -1, 1)`) before the
     agent stored them, so DQN-replay returns-to-go are in clipped units, while the paper's evaluation decrements
-    the target by the raw game reward (paper-facts §3.7). This loader keeps the files' (clipped) rewards and
-    says so in `meta["reward_units"]`.
+    the target by the raw game reward (docs/paper-reference.md §4.4). This loader keeps the files' (clipped)
+    rewards and says so in `meta["reward_units"]`.
   * episodes are whole games (no terminal on life loss); one cut at `max_steps_per_episode` = 27,000 agent
     steps is also stored as terminal — such episodes get `timeouts=True` here instead.
 
-Sampling, as the official `create_dataset.py` (paper-facts §3.7): run 1 only; a checkpoint suffix drawn uniformly
-from 0..49; from where that checkpoint's previous visit stopped, the next `trajectories_per_buffer` episodes;
+Sampling, as the official `create_dataset.py` (docs/paper-reference.md §4.4): run 1 only; a checkpoint suffix
+drawn uniformly from 0..49; from where that checkpoint's previous visit stopped, the next
+`trajectories_per_buffer` episodes;
 repeat until at least `num_steps` transitions (None: until every complete game is taken). The official buffer
 has `replay_capacity=100000`, so only the first 100k rows of each 1M checkpoint are ever read (`buffer_window`).
 Official quirks NOT replicated:

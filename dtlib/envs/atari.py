@@ -1,6 +1,6 @@
 """Atari evaluation envs as the paper's: ale-py ROMs, Gymnasium's preprocessing, 4-frame stacks.
 
-Official eval (paper-facts §3.7): no sticky actions, frame skip 4 with max-pooling of the last 2 frames,
+Official eval (docs/paper-reference.md §4.4): no sticky actions, frame skip 4 with max-pooling of the last 2 frames,
 84×84 grayscale, 4-frame stack, up to 30 no-op starts, life loss does not end the episode, 108k-frame cap.
 Deviation: ale-py 0.12's ROMs, not atari-py's (the DQN-replay data was recorded with atari-py <= 0.2.5).
 """

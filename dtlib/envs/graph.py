@@ -14,7 +14,7 @@ an edge with probability `edge_prob`, drawn from `graph_seed`); with `connect=Tr
 cannot reach the goal gets one extra edge to a random node that can (repeated until all can), so each
 start has a path. Alternatively pass `adjacency` ([n, n] 0/1) for a hand-built graph.
 
-Sizes are ours, not the paper's (which states none, paper-facts §1.9): 20 nodes, edge probability 0.1,
+Sizes are ours, not the paper's (which states none, docs/paper-reference.md §2.8): 20 nodes, edge probability 0.1,
 goal node 0, walks of at most 10 steps, as in ReinforcementLearningEnvironments.jl's
 `GraphShortestPathEnv` (n=10 there) and trlx's random-walks example (21 nodes, p=0.1, length 10).
 """

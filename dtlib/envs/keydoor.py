@@ -26,7 +26,7 @@ or a critic must remember the pickup from its context: this is the credit-assign
 is given as an offset rather than a cell index so that "move towards it" is a simple function of the
 summed per-feature embeddings.
 
-Defaults are ours, not the paper's (which states none, paper-facts §5): 5x5 rooms, phases of
+Defaults are ours, not the paper's (which states none, docs/paper-reference.md §6): 5x5 rooms, phases of
 8 / 24 / 8 steps, 40 steps in all, so a DT with the whole episode as context sees 120 tokens. 8 steps
 are exactly the longest walk between two cells of a 5x5 room, so every key and door can be reached.
 Deviation from Hung et al. (7x11 rooms, 15 / 90 / 15 steps, 5x5 pixel views, 4 actions): the rooms and
