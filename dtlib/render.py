@@ -68,7 +68,8 @@ class VideoConfig:
 # Per-profile sizes: smoke renders a tiny clip so that CI exercises the whole path in seconds.
 VIDEO_PRESETS: dict[str, VideoConfig] = {
     "smoke": VideoConfig(width=160, height=128, every=10, max_frames=6, fps=5, slider_targets=3),
-    "small": VideoConfig(width=320, height=240, every=4, max_frames=75, fps=15, slider_targets=8, slider_scale=0.75),
+    # small: the first 300 steps of each episode in 4 s; a few hundred frames per report at ~50-200 ms of CPU each
+    "small": VideoConfig(width=320, height=240, every=5, max_frames=60, fps=15, slider_targets=8, slider_scale=0.75),
     "paper": VideoConfig(width=320, height=240, every=4, max_frames=250, fps=15, slider_targets=8),
 }
 
