@@ -111,6 +111,25 @@ def _build_cql(run_cfg: RunConfig, data: EpisodeDataset, max_ep_len: int, preset
     return build_cql(CQLConfig(obs_shape=data.obs_shape, history=run_cfg.history, max_ep_len=max_ep_len, **fields))
 
 
+def record_runtime(run_dir: RunDir, train_cfg: TrainConfig) -> None:
+    """Write where the run first trained into its config.json as 'runtime' (device, precision, threads, host).
+
+    Not part of the folder's hash: a run resumed on another machine keeps its folder (a CUDA run's numbers
+    differ from a CPU run's in the last digits; dtlib.sweep sends runs to GPU workers only when asked)."""
+    import os
+
+    from dtlib import io
+
+    config = io.read_json(run_dir.config_path)
+    if "runtime" in config:
+        return
+    device = train_cfg.torch_device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    config["runtime"] = {"device": str(device), "device_name": name, "precision": train_cfg.precision,
+                         "torch_threads": torch.get_num_threads(), "host": os.uname().nodename}
+    io.write_json(run_dir.config_path, config)
+
+
 def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cfg: EvalConfig,
         progress: bool = True, model_overrides: dict | None = None, **train_overrides) -> RunDir:
     """Train (or resume, or skip if finished) and evaluate one run; returns its folder."""
@@ -131,6 +150,7 @@ def run(run_cfg: RunConfig, data: EpisodeDataset, runs_root: str | Path, eval_cf
     config = config_dict(run_cfg, model.cfg, train_cfg, eval_cfg, dataset_meta=data.meta,
                          model_class=type(model).__name__, identity=run_identity(spec.name, spec.domain, data))
     run_dir = RunDir(runs_root, run_cfg.name, config)
+    record_runtime(run_dir, train_cfg)
     if run_cfg.method == "cql":
         history = HISTORY[run_cfg.history].per_step if run_cfg.history else None
         sampler = TransitionSampler(train_data, seed=run_cfg.seed, history=history)

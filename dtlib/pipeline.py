@@ -1,6 +1,7 @@
 """The papermill pipeline: run notebooks/NN_name.ipynb in order for one profile, skipping what is up to date.
 
     python -m dtlib.pipeline --profile smoke [--only keydoor,30] [--force]
+    python -m dtlib.pipeline --profile paper --plan      # what it would run and cost; runs nothing
 
 For each notebook it writes reports/<profile>/NN_name.ipynb (executed) and NN_name.html (offline, figures
 embedded), then reports/<profile>/index.html and the state file reports/<profile>/.pipeline_state.json.
@@ -488,8 +489,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args.profile, only=args.only, force=args.force, progress=args.progress)
+    parser.add_argument("--plan", action="store_true", help="print each notebook's runs, finished runs, steps and "
+                        "estimated CPU/GPU-hours (dtlib.plan); runs nothing")
     except ParameterError as error:
         print(f"error: {error}", file=sys.stderr)
+        if args.plan:
+            from dtlib.plan import print_plan
+
+            print_plan(args.profile)
+            return 0
         return 2
 
 

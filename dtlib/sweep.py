@@ -175,7 +175,7 @@ def local_cluster(workers: int, threads: int = 0):
     env = {THREADS_ENV: str(per_worker), "OMP_NUM_THREADS": str(per_worker), "MKL_NUM_THREADS": str(per_worker)}
     resources = {"GPU": 1} if torch.cuda.is_available() else None
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
-                        dashboard_address=None, silence_logs=logging.ERROR, env=env, resources=resources)
+                        dashboard_address=":0", silence_logs=logging.ERROR, env=env, resources=resources)
 
 
 # ------------------------------------------------------------------------------------------- one run
@@ -274,10 +274,11 @@ def _run_all(jobs: list[Job], root: str, workers: int, scheduler: str, progress:
             job = futures[future]
             if future.status == "finished":
                 outcomes[job.name] = future.result()
-            else:  # the task itself failed: its workers died more often than the scheduler allows (KilledWorker)
-                error = future.exception()
-                outcomes[job.name] = {"name": job.name, "status": "failed", "run": "", "reused": False,
-                                      "error": f"{type(error).__name__}: {error}",
+            else:  # its workers died more often than the scheduler allows (KilledWorker), or the client lost it
+                error = future.exception() if future.status == "error" else None
+                why = f"{type(error).__name__}: {error}" if error is not None else \
+                    f"the scheduler reports the task {future.status} (lost contact?)"
+                outcomes[job.name] = {"name": job.name, "status": "failed", "run": "", "reused": False, "error": why,
                                       "log": str(Path(root) / LOG_DIR / f"{job.name}.log")}
             bar.update(1)
     bar.close()

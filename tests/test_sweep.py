@@ -1,0 +1,109 @@
+"""dtlib.sweep on real Dask clusters (scheduler and worker processes on localhost): the same tables in-process and
+on 2 workers, a worker killed mid-run, a failing run that does not stop the grid, and the settings' checks."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from dtlib import sweep
+from dtlib.data.generate import generate_graph_dataset
+from dtlib.evaluate import EvalConfig
+from dtlib.experiment import RunConfig
+from dtlib.sweep import DataSource, Job, SweepFailed, run_sweep
+from dtlib.validate import ParameterError
+
+GRAPH = DataSource.of(generate_graph_dataset, n_walks=60, seed=0)  # generated in each worker, no files needed
+COLUMNS = ["step", "target", "episode", "episode_seed", "return", "length", "seed"]
+
+
+def graph_job(seed: int, steps: int = 8, data: DataSource = GRAPH) -> Job:
+    return Job(RunConfig("graph", "60walks", "dt", seed=seed), data, EvalConfig(episodes=3),
+               train_overrides={"steps": steps, "checkpoint_every": 2, "log_every": 2, "warmup_steps": 2},
+               threads=1)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A running LocalCluster of 2 workers, used through its address (the DTLIB_SCHEDULER path)."""
+    with sweep.local_cluster(2, threads=1) as c:
+        yield c
+
+
+def test_in_process_and_local_cluster_give_identical_tables(tmp_path):
+    jobs = [graph_job(s) for s in (0, 1)]
+    one = run_sweep(jobs, tmp_path / "one", workers=1, progress=False)
+    two = run_sweep(jobs, tmp_path / "two", workers=2, progress=False)  # a LocalCluster: 2 worker processes
+    assert len(one.evals) == 2 * 3 and (one.runs["status"] == "done").all() and not one.runs["reused"].any()
+    pd.testing.assert_frame_equal(one.evals[COLUMNS], two.evals[COLUMNS])
+    assert one.runs["final_loss"].tolist() == two.runs["final_loss"].tolist()
+    again = run_sweep(jobs, tmp_path / "two", workers=1, progress=False)  # finished runs are reused, not retrained
+    assert again.runs["reused"].all()
+    pd.testing.assert_frame_equal(two.evals, again.evals)
+    assert sweep.finished(jobs, tmp_path / "two") == [True] * 2
+    assert sweep.finished([graph_job(0, steps=13)], tmp_path / "two") == [False]  # other settings: not this run
+
+
+def test_a_worker_killed_mid_run_resumes_and_ends_identical(tmp_path, cluster):
+    from distributed import Client
+
+    job = graph_job(0, steps=120)
+    expected = run_sweep([job], tmp_path / "reference", workers=1, progress=False)
+    root = tmp_path / "runs"
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.update(result=run_sweep(
+        [job], root, scheduler=cluster.scheduler_address, progress=False)))
+    thread.start()
+    with Client(cluster.scheduler_address) as client:
+        deadline = time.time() + 60
+        while not list(root.glob(f"{job.name}-*/checkpoint.pt")) and time.time() < deadline:
+            time.sleep(0.05)
+        busy = [w for w, keys in client.processing().items() if any(str(k).startswith(job.name) for k in keys)]
+        assert busy and not list(root.glob(f"{job.name}-*/summary.json")), "the run must be mid-way when killed"
+        pid = client.run(os.getpid, workers=busy)[busy[0]]
+        os.kill(pid, signal.SIGKILL)
+    thread.join(timeout=120)
+    result = box["result"]
+    assert result.runs["status"].tolist() == ["done"]
+    log = (root / "logs" / f"{job.name}.log").read_text()
+    assert log.count(f"] {job.name} on ") == 2  # started, killed, started again on a live worker
+    pd.testing.assert_frame_equal(expected.evals[COLUMNS], result.evals[COLUMNS])
+    assert expected.runs["final_loss"].tolist() == result.runs["final_loss"].tolist()
+
+
+def test_a_failing_run_does_not_stop_the_grid_and_a_rerun_redoes_only_it(tmp_path, cluster, capsys):
+    missing = DataSource.of(generate_graph_dataset, n_walks=60, seed=0, no_such_argument=1)
+    jobs = [graph_job(0), graph_job(1, data=missing), graph_job(2)]
+    result = run_sweep(jobs, tmp_path, scheduler=cluster.scheduler_address, progress=False, raise_on_failure=False)
+    assert result.runs["status"].tolist() == ["done", "failed", "done"]
+    bad = result.failed.iloc[0]
+    assert "TypeError" in bad["error"] and "no_such_argument" in (tmp_path / "logs" / f"{bad['name']}.log").read_text()
+    line = [l for l in capsys.readouterr().err.splitlines() if l.startswith("FAILED")]
+    assert len(line) == 1 and "seed=1" in line[0] and bad["log"] in line[0]  # its config and log, in one line
+    assert set(result.evals["seed"]) == {0, 2}
+    with pytest.raises(SweepFailed, match="1 of 3 runs failed.*s1"):
+        run_sweep(jobs, tmp_path, workers=1, progress=False)
+    fixed = run_sweep([graph_job(0), graph_job(1), graph_job(2)], tmp_path, workers=1, progress=False)
+    assert fixed.runs["reused"].tolist() == [True, False, True]  # only the failed run trains
+
+
+def test_settings_come_from_the_environment_and_are_checked(monkeypatch):
+    monkeypatch.setenv(sweep.WORKERS_ENV, "3")
+    monkeypatch.setenv(sweep.SCHEDULER_ENV, "tcp://head:8786")
+    assert sweep.settings("small") == (3, "tcp://head:8786")
+    assert sweep.settings("small", workers=1, scheduler="") == (1, "")
+    monkeypatch.delenv(sweep.WORKERS_ENV)
+    monkeypatch.delenv(sweep.SCHEDULER_ENV)
+    assert sweep.settings("small") == (2, "")  # profiles/small.yaml
+    assert sweep.settings("", workers=0)[0] == os.cpu_count()
+    monkeypatch.setenv(sweep.WORKERS_ENV, "two")
+    with pytest.raises(ParameterError, match="DTLIB_WORKERS='two'"):
+        sweep.settings("small")
+    with pytest.raises(ParameterError, match="workers=1.5"):
+        sweep.settings("small", workers=1.5)
+    with pytest.raises(ParameterError, match="unique"):
+        run_sweep([graph_job(0), graph_job(0)], "/nonexistent", workers=1)
