@@ -9,7 +9,8 @@
 
 Episodes come from the one evaluation (`dtlib.evaluate`, through `dtlib.render.mujoco_episodes`); a rollout
 is cached in its run folder as `rollouts/<target>-s<seed>-<clip size>.npz` (rewards and the mp4), written
-atomically, so a second request for the same (run, target, seed) renders nothing.
+atomically, so a second request for the same (run, target, seed) renders nothing. Without GL the episode and
+its return-to-go curve still run; the clips are replaced by a note saying why.
 """
 from __future__ import annotations
 
@@ -74,19 +75,19 @@ def rollout(profile: str, run: str, target: float, seed: int = 0, scale: float =
         raise ParameterError(f"seed={seed!r} must be a non-negative integer")
     cfg = render.video_config(profile)
     path = _cache_path(profile, run, float(target), seed, cfg, scale)
+    problem = render.gl_problem()
+    if problem:  # no GL: the episode and its curve without a clip, cached apart (a later call with GL draws it)
+        path = path.with_name(path.stem + "-noclip.npz")
     if not path.exists():
-        problem = render.gl_problem()
-        if problem:
-            raise ParameterError(problem)
         folder = runs_dir(profile) / run
         env = io.read_json(folder / "config.json")["RunConfig"]["env"]
         model = render.load_run_model(folder)
         episode_cfg = dataclasses.replace(cfg, seed=cfg.seed + seed)
         rows, frames = render.mujoco_episodes(model, get_env_spec(env), [float(target)], episode_cfg, scale=scale,
-                                              rewards=True)
+                                              rewards=True, frames=problem is None)
         r = rows.iloc[0]
         lines = [f"target {float(target):,.0f}", f"achieved {r['return']:,.0f} in {int(r['length'])} steps"]
-        mp4 = render.encode_mp4([render.annotate(f, lines) for f in frames[0]], cfg.fps, cfg.crf)
+        mp4 = render.encode_mp4([render.annotate(f, lines) for f in frames[0]], cfg.fps, cfg.crf) if frames[0] else b""
         io.np_savez(path, rewards=np.asarray(r["rewards"], dtype=np.float64), mp4=np.frombuffer(mp4, np.uint8),
                     target=np.float64(target), every=np.int64(cfg.every))
     with np.load(path) as z:
@@ -102,6 +103,8 @@ def show(r: dict[str, Any]) -> Any:
     """The rollout's clip as HTML (plays in JupyterLab and in the static report)."""
     from IPython.display import HTML
 
+    if not r["mp4"]:
+        return HTML(render.note(render.gl_problem() or "this rollout was cached without a clip"))
     return HTML(render.video_tag(r["mp4"], f"{r['run']}: target {r['target']:,.0f} → return {r['return']:,.1f} "
                                            f"in {r['length']} steps (episode {r['seed']}; every {r['every']}th step drawn)"))
 

@@ -217,18 +217,20 @@ class FrameRecorder:
 
 # ------------------------------------------------------------------------------------------ MuJoCo
 def mujoco_episodes(model: Any, spec: Any, targets: Sequence[float], cfg: VideoConfig, scale: float = 1.0,
-                    delayed: bool = False, rewards: bool = False) -> tuple[Any, list[list[np.ndarray]]]:
+                    delayed: bool = False, rewards: bool = False, frames: bool = True
+                    ) -> tuple[Any, list[list[np.ndarray]]]:
     """One seeded episode per target through `dtlib.evaluate` with frames captured: (rows, frames per row).
 
-    With `rewards`, the rows also hold each episode's per-step rewards (column `rewards`)."""
+    With `rewards`, the rows also hold each episode's per-step rewards (column `rewards`); without `frames`
+    nothing is rendered (no GL needed) and every frame list is empty."""
     from dtlib.evaluate import EvalConfig, evaluate, make_env
 
     w, h = int(round(cfg.width * scale / 2)) * 2, int(round(cfg.height * scale / 2)) * 2
     recorder = FrameRecorder(cfg.every, cfg.max_frames)
     eval_cfg = EvalConfig(episodes=1, targets=tuple(float(t) for t in targets), seed=cfg.seed, delayed=delayed,
                           parallel=len(targets))
-    out = evaluate(model, spec, eval_cfg, env_fn=lambda: make_env(spec, render_mode="rgb_array", width=w, height=h),
-                   observe=recorder, record=rewards)
+    env_fn = (lambda: make_env(spec, render_mode="rgb_array", width=w, height=h)) if frames else None
+    out = evaluate(model, spec, eval_cfg, env_fn=env_fn, observe=recorder if frames else None, record=rewards)
     rows = out[0].assign(rewards=[tr["rewards"] for tr in out[1]]) if rewards else out
     return rows, [recorder.frames.get(i, []) for i in range(len(rows))]
 

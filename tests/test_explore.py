@@ -97,3 +97,12 @@ def test_find_run_and_load_run_model(runs_home):
     model = render.load_run_model(folder)
     saved = torch.load(folder / "checkpoint.pt", weights_only=True)["learner"]["model"]
     assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items()) and not model.training
+
+
+def test_without_gl_the_episode_and_curve_still_run(runs_home, monkeypatch):
+    monkeypatch.setattr(render, "gl_problem", lambda: "no OpenGL context for MuJoCo (test)")
+    run_name = explore.trained_runs("smoke")["run"].iloc[0]
+    r = explore.rollout("smoke", run_name, 300.0, 0)
+    assert r["mp4"] == b"" and r["length"] >= 1 and r["return_to_go"][0] == 300.0
+    assert "Clip skipped" in explore.show(r).data and "no OpenGL context" in explore.slider("smoke", run_name).data
+    explore.fig_rollout(r)
