@@ -106,7 +106,7 @@ def show(r: dict[str, Any]) -> Any:
     if not r["mp4"]:
         return HTML(render.note(render.gl_problem() or "this rollout was cached without a clip"))
     return HTML(render.video_tag(r["mp4"], f"{r['run']}: target {r['target']:,.0f} → return {r['return']:,.1f} "
-                                           f"in {r['length']} steps (episode {r['seed']}; every {r['every']}th step drawn)"))
+                                           f"in {r['length']} steps (episode {r['seed']}; one frame per {r['every']} steps)"))
 
 
 def fig_rollout(r: dict[str, Any]) -> Any:

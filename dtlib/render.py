@@ -256,7 +256,7 @@ def gym_clips(model: Any, spec: Any, targets: Sequence[float], labels: Sequence[
     caption = (f"{title}{': ' if title else ''}" + "; ".join(
         f"{label} target {r['target']:,.0f} → return {r['return']:,.0f} ({int(r['length'])} steps)"
         for label, (_, r) in zip(labels, rows.iterrows()))
-        + f". The clip shows up to the first {shown} steps (every {cfg.every}th drawn), seed {cfg.seed}; "
+        + f". The clip shows up to the first {shown} steps (one frame per {cfg.every} steps), seed {cfg.seed}; "
           "the returns are of the whole episodes.")
     return video_tag(mp4, caption)
 
@@ -368,7 +368,7 @@ def keydoor_clips(model: Any, spec: Any, params: dict, episodes: int = 20, fps: 
             parts.append(note(f"no {name} among the DT's {len(traces)} seeded episodes (seeds {seed}…"
                               f"{seed + len(traces) - 1}) to show"))
             continue
-        frames = keydoor_frames(traces[idx], params, title=f"DT, {name} ({labels[idx]})")
+        frames = keydoor_frames(traces[idx], params, title=f"DT, {name}" + ("" if want else f" ({labels[idx]})"))
         frames += [frames[-1]] * fps  # hold the last frame a second
         parts.append(video_tag(encode_mp4(frames, fps=fps), f"{name}: episode seed {seed + idx}, outcome "
                                                            f"'{labels[idx]}', return {rows['return'].iloc[idx]:g}"))
