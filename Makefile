@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 
 PIPELINE_ARGS := --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(FORCE),--force)
 
-.PHONY: reproduce test unit lab bench clean clean-all venv
+.PHONY: reproduce test unit lab bench bench-core bench-deps clean clean-all venv
 
 # The stamp makes a second call do no install work; it is rebuilt when the lock or pyproject changes.
 $(STAMP): requirements.txt pyproject.toml
@@ -44,8 +44,17 @@ test: unit
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# Ours against the official DT/BC/evaluation and d3rlpy's CQL, interleaved in one process, 1 and 2 threads, each row
+# with its fraction of the measured matmul peak -> reports/bench.json (docs/speed.md). `make bench-deps` first
+# installs the references (optional); `bench-core` is the older self-only benchmark (benchmarks/run.py).
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/compare.py --out reports/bench.json
+
+bench-core: $(STAMP)
+	$(PY) benchmarks/run.py --out reports/bench-core.json
+
+bench-deps: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps --target .bench-deps -r benchmarks/requirements-bench.txt
 
 clean:
 	rm -rf reports

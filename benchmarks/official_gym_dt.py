@@ -95,19 +95,96 @@ class OfficialBatches:
         return f(s), f(a), f(r), f(d, torch.long), f(rtg), f(timesteps, torch.long), f(mask)
 
 
-class OfficialDT(nn.Module):
-    """The official Gym model's computation (docs/paper-reference.md §4.2) on HuggingFace GPT-2."""
+class Conv1D451(nn.Module):
+    """GPT-2's 'Conv1D': y = b + x W with W stored [in, out], applied as one addmm over the flattened tokens."""
 
-    def __init__(self):
+    def __init__(self, n_in: int, n_out: int):
         super().__init__()
-        from transformers import GPT2Config, GPT2Model
+        self.weight = nn.Parameter(torch.randn(n_in, n_out) * 0.02)
+        self.bias = nn.Parameter(torch.zeros(n_out))
 
-        cfg = GPT2Config(vocab_size=1, n_embd=EMBED, n_layer=3, n_head=1, n_inner=4 * EMBED,
-                         activation_function="relu", n_positions=1024, resid_pdrop=0.1, attn_pdrop=0.1)
-        cfg._attn_implementation = "eager"  # transformers 4.5's attention: matmul, mask, softmax, dropout, matmul
-        self.transformer = GPT2Model(cfg)
-        nn.init.zeros_(self.transformer.wpe.weight)  # the official GPT-2 has no learned positions
-        self.transformer.wpe.weight.requires_grad_(False)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, in] -> [B, T, out]
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(*x.shape[:-1], -1)
+
+
+class Block451(nn.Module):
+    """One GPT-2 block as transformers 4.5.1 computes it (written from its description, not copied): layer norm,
+    fused q/k/v Conv1D, scores q k^T / sqrt(d_head), the causal mask by `where` against -1e4, the additive padding
+    mask, softmax, attention dropout, @ v, output Conv1D, residual dropout; then layer norm, Conv1D 4d, ReLU,
+    Conv1D d, dropout; each half residual."""
+
+    def __init__(self, d: int, n_head: int, p: float, n_positions: int = 1024):
+        super().__init__()
+        self.n_head = n_head
+        self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.c_attn, self.attn_proj = Conv1D451(d, 3 * d), Conv1D451(d, d)
+        self.c_fc, self.mlp_proj = Conv1D451(d, 4 * d), Conv1D451(4 * d, d)
+        self.attn_drop, self.resid_drop, self.mlp_drop = nn.Dropout(p), nn.Dropout(p), nn.Dropout(p)
+        self.register_buffer("causal", torch.tril(torch.ones(n_positions, n_positions, dtype=torch.bool)))
+
+    def forward(self, x: torch.Tensor, pad_bias: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
+        heads = lambda y: y.view(b, t, self.n_head, d // self.n_head).permute(0, 2, 1, 3)  # noqa: E731
+        q, k, v = heads(q), heads(k), heads(v)  # [B, h, T, d/h]
+        w = torch.matmul(q, k.transpose(-1, -2)) / (float(v.shape[-1]) ** 0.5)  # [B, h, T, T]
+        w = torch.where(self.causal[:t, :t], w, torch.tensor(-1e4, dtype=w.dtype)) + pad_bias
+        w = self.attn_drop(nn.functional.softmax(w, dim=-1))
+        a = torch.matmul(w, v).permute(0, 2, 1, 3).reshape(b, t, d)  # [B, T, d]
+        x = x + self.resid_drop(self.attn_proj(a))
+        return x + self.mlp_drop(self.mlp_proj(torch.relu(self.c_fc(self.ln_2(x)))))
+
+
+class Gpt2Stack451(nn.Module):
+    """The official `trajectory_gpt2.GPT2Model` (transformers 4.5.1, learned positions removed) in plain torch:
+    embedding dropout, the blocks, a final layer norm. `forward(inputs_embeds=, attention_mask=)` as HF's."""
+
+    def __init__(self, d: int = EMBED, n_layer: int = 3, n_head: int = 1, p: float = 0.1):
+        super().__init__()
+        self.drop = nn.Dropout(p)
+        self.h = nn.ModuleList(Block451(d, n_head, p) for _ in range(n_layer))
+        self.ln_f = nn.LayerNorm(d)
+
+    def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> dict:
+        pad_bias = (1.0 - attention_mask[:, None, None, :].to(inputs_embeds.dtype)) * -10000.0  # [B, 1, 1, T]
+        x = self.drop(inputs_embeds)
+        for block in self.h:
+            x = block(x, pad_bias)
+        return {"last_hidden_state": self.ln_f(x)}
+
+
+STACKS = ("hf", "v451")  # transformers 5.x GPT2Model (eager attention) | the rebuilt 4.5.1 block in plain torch
+
+
+def transformers_version() -> str | None:
+    """transformers' version when importable (the official DT's 'hf' stack needs it), else None."""
+    try:
+        import transformers
+    except ImportError:
+        return None
+    return transformers.__version__
+
+
+class OfficialDT(nn.Module):
+    """The official Gym model's computation (docs/paper-reference.md §4.2) on GPT-2: HuggingFace's (`stack='hf'`,
+    transformers 5.x with eager attention) or the rebuilt transformers-4.5.1 block the official code vendors
+    (`stack='v451'`)."""
+
+    def __init__(self, stack: str = "hf"):
+        super().__init__()
+        if stack not in STACKS:
+            raise ValueError(f"stack={stack!r}; choose one of {STACKS}")
+        if stack == "v451":
+            self.transformer = Gpt2Stack451()
+        else:
+            from transformers import GPT2Config, GPT2Model
+
+            cfg = GPT2Config(vocab_size=1, n_embd=EMBED, n_layer=3, n_head=1, n_inner=4 * EMBED,
+                             activation_function="relu", n_positions=1024, resid_pdrop=0.1, attn_pdrop=0.1)
+            cfg._attn_implementation = "eager"  # transformers 4.5's attention: matmul, mask, softmax, dropout, matmul
+            self.transformer = GPT2Model(cfg)
+            nn.init.zeros_(self.transformer.wpe.weight)  # the official GPT-2 has no learned positions
+            self.transformer.wpe.weight.requires_grad_(False)
         self.embed_timestep = nn.Embedding(MAX_EP_LEN, EMBED)
         self.embed_return = nn.Linear(1, EMBED)
         self.embed_state = nn.Linear(bench.OBS_DIM, EMBED)
@@ -185,10 +262,10 @@ def official_eval(model: OfficialDT, steps: int, state_mean: np.ndarray, state_s
 class OfficialStep:
     """One official `SequenceTrainer.train_step` (DT) or `ActTrainer.train_step` (BC) per call + its scheduler step."""
 
-    def __init__(self, data, warmup: int, bc: bool = False):
+    def __init__(self, data, warmup: int, bc: bool = False, hidden: int = 256, stack: str = "hf"):
         torch.manual_seed(0)
         self.bc = bc
-        self.model = OfficialBC() if bc else OfficialDT()
+        self.model = OfficialBC(hidden) if bc else OfficialDT(stack)
         self.batches = OfficialBatches(data)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, weight_decay=1e-4)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min((s + 1) / 10_000, 1))

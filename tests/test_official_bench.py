@@ -47,3 +47,49 @@ def test_official_dt_step_trains_when_transformers_is_installed(official):
     mean, std = data.state_stats()
     row = official.official_eval(step.model, 3, mean, std)
     assert row["env_steps_per_s"] > 0 and step.model.training  # back in training mode
+
+
+def test_rebuilt_gpt2_451_block_computes_what_transformers_gpt2_computes(official):
+    """The benchmark's plain-torch transformers-4.5.1 block, given HF GPT-2's weights, gives HF's outputs (eval)."""
+    sys.path.append(str(ROOT / ".bench-deps"))  # `make bench-deps`; skipped without transformers
+    pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    hf, plain = official.OfficialDT("hf").eval(), official.OfficialDT("v451").eval()
+    src = hf.transformer
+    for mine, theirs in zip(plain.transformer.h, src.h):
+        for a, b in ((mine.ln_1, theirs.ln_1), (mine.ln_2, theirs.ln_2), (mine.c_attn, theirs.attn.c_attn),
+                     (mine.attn_proj, theirs.attn.c_proj), (mine.c_fc, theirs.mlp.c_fc),
+                     (mine.mlp_proj, theirs.mlp.c_proj)):
+            a.load_state_dict(b.state_dict())
+    plain.transformer.ln_f.load_state_dict(src.ln_f.state_dict())
+    x = torch.randn(4, 30, official.EMBED)
+    mask = torch.ones(4, 30)
+    mask[0, :9] = 0  # left padding
+    with torch.no_grad():
+        want = src(inputs_embeds=x, attention_mask=mask)["last_hidden_state"]
+        got = plain.transformer(inputs_embeds=x, attention_mask=mask)["last_hidden_state"]
+    torch.testing.assert_close(got[1:], want[1:], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(got[0, 9:], want[0, 9:], rtol=1e-4, atol=1e-5)  # padded queries: -1e4 vs -inf masks
+    with pytest.raises(ValueError, match="stack"):
+        official.OfficialDT("v2")
+
+
+def test_compare_rows_carry_both_sides_ratio_goal_and_peak_fraction(monkeypatch):
+    """benchmarks/compare.py end to end on tiny sizes, one thread, one round: every row and key `make bench` writes."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import compare
+
+    rep = compare.run_compare((1,), 1, {"dt_steps": 1, "bc_steps": 2, "eval_steps": 2, "cql_seconds": 0.05,
+                                        "peak_seconds": 0.01}, log=lambda m: None)
+    names = {r["name"] for r in rep["rows"]}
+    assert {"dt_train", "dt_train_paper", "bc_train_128", "bc_train_256", "eval_50"} <= names
+    assert ("cql" in names) == (rep["d3rlpy"] is not None)
+    assert ("gpt2_stack" in names) == (rep["transformers"] is not None)
+    for r in rep["rows"]:
+        assert {"ours", "official", "ratio", "threads", "precision", "cpu_flags", "ours_peak_fraction",
+                "official_peak_fraction", "goal", "met"} <= set(r)
+        assert r["ratio"] == pytest.approx(r["ours"] / r["official"])  # one round: the ratio of the two rates
+        assert r["met"] is None if r["goal"] is None else r["met"] == (r["ratio"] >= r["goal"])
+        assert r["precision"] == rep["precision_auto"] or r["name"] in ("dt_train_paper", "gpt2_stack")
+        assert r["ours_gflop_per_unit"] > 0 and r["ours_peak_fraction"] > 0
+    assert "| DT training, fast path | 1 |" in compare.format_rows(rep)
