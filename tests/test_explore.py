@@ -106,3 +106,24 @@ def test_without_gl_the_episode_and_curve_still_run(runs_home, monkeypatch):
     assert r["mp4"] == b"" and r["length"] >= 1 and r["return_to_go"][0] == 300.0
     assert "Clip skipped" in explore.show(r).data and "no OpenGL context" in explore.slider("smoke", run_name).data
     explore.fig_rollout(r)
+
+
+def test_report_pages_load_no_widget_script_from_a_cdn(tmp_path):
+    """A notebook that displayed ipywidgets still renders to an offline page (the widget manager is left out)."""
+    import nbformat
+
+    from dtlib import pipeline
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2,
+                                                                             "version_minor": 0}}
+    cell = nbformat.v4.new_code_cell("explore.widgets(profile, runs)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/plain": "VBox()", "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2,
+                                                                             "version_minor": 0}})]
+    nb.cells = [cell]
+    src, page = tmp_path / "w.ipynb", tmp_path / "w.html"
+    nbformat.write(nb, src)
+    pipeline.render_html(src, page)
+    html = page.read_text()
+    assert "<script src=\"http" not in html and "jsdelivr" not in html and "unpkg" not in html
