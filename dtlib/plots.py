@@ -115,21 +115,20 @@ def fig_steps_histogram(steps: pd.DataFrame, max_steps: int) -> Figure:
 
     `steps`: rows of `graph_study.steps_table` (kind, steps); bars are the fraction of each kind's paths.
     """
-    bins = list(range(1, max_steps + 1)) + [np.inf]
-    labels = [str(b) for b in bins[:-1]] + ["∞"]
+    labels = [str(b) for b in range(1, max_steps + 1)] + ["∞"]
     kinds = list(dict.fromkeys(steps["kind"]))
+    counts = steps.groupby("kind")["steps"].size()
+    binned = steps.assign(bin=[labels[-1] if not np.isfinite(v) else str(int(v)) for v in steps["steps"]],
+                          kind=[f"{k} ({counts[k]} paths)" for k in steps["kind"]])
+    frac = (binned.groupby("kind")["bin"].value_counts(normalize=True).rename("fraction").reset_index())
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    width = 0.8 / max(len(kinds), 1)
-    for i, kind in enumerate(kinds):
-        s = steps.loc[steps["kind"] == kind, "steps"].to_numpy(dtype=float)
-        frac = [np.mean(s == b) for b in bins]
-        ax.bar(np.arange(len(bins)) + (i - (len(kinds) - 1) / 2) * width, frac, width,
-               color=KIND_COLORS.get(kind), label=f"{kind} ({len(s)} paths)")
-    ax.set_xticks(np.arange(len(bins)), labels)
+    sns.barplot(frac, x="bin", y="fraction", hue="kind", order=labels, ax=ax,
+                hue_order=[f"{k} ({counts[k]} paths)" for k in kinds],
+                palette=[KIND_COLORS.get(k, "tab:purple") for k in kinds])
     ax.set_xlabel("steps to reach the goal (∞: not reached)")
     ax.set_ylabel("fraction of paths")
     ax.set_title("Shortest paths on a graph: random walks, BFS shortest paths and the DT (Figure 6)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, title=None)
     fig.tight_layout()
     return fig
 
