@@ -32,12 +32,12 @@ FORWARD_RTOL = 1e-3  # the eval-mode loss of the first batch, CUDA vs CPU (fp32 
 TRAIN_RTOL = 0.10  # mean training loss over the last quarter of the steps, CUDA vs CPU (different dropout masks)
 
 
-def gym_data():
-    """A Hopper-sized dataset (obs 11, act 3, 100 episodes of 1000 steps), random but fixed."""
+def gym_data(n: int = 100):
+    """A Hopper-sized dataset (obs 11, act 3, `n` episodes of 1000 steps), random but fixed."""
     from dtlib.data.episodes import EpisodeDataset
 
     rng = np.random.default_rng(0)
-    n, length = 100, 1000
+    length = 1000
     return EpisodeDataset(rng.standard_normal((n * length, 11)).astype(np.float32),
                           rng.uniform(-1, 1, (n * length, 3)).astype(np.float32),
                           rng.standard_normal(n * length).astype(np.float32),

@@ -268,8 +268,15 @@ def _run_all(jobs: list[Job], root: str, workers: int, scheduler: str, progress:
             client = stack.enter_context(Client(scheduler, timeout="60s"))
         else:
             client = stack.enter_context(Client(stack.enter_context(local_cluster(workers))))
+        gpu_workers = [w for w in client.scheduler_info()["workers"].values() if w.get("resources", {}).get("GPU")]
+        need_gpu = any(job.gpu for job in jobs)
+        if need_gpu and not gpu_workers:
+            print(f"{sum(j.gpu for j in jobs)} runs ask for a GPU and no worker advertises one " + (
+                  "yet: they wait for a worker started with --resources GPU=1" if scheduler else
+                  "(no CUDA on this machine): they train on the CPU"), file=sys.stderr, flush=True)
+        gpu = {"GPU": 1} if scheduler or gpu_workers else None  # a LocalCluster without CUDA has no GPU to wait for
         futures = {client.submit(_execute, job, root, key=f"{job.name}-{os.urandom(4).hex()}", pure=False,
-                                 resources={"GPU": 1} if job.gpu else None): job for job in jobs}
+                                 resources=gpu if job.gpu else None): job for job in jobs}
         for future in as_completed(futures):
             job = futures[future]
             if future.status == "finished":

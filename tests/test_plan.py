@@ -55,7 +55,7 @@ def test_gpu_check_compares_the_same_seed_on_two_devices():
     """The comparison machinery, CPU against CPU: the same seed and batches give exactly the same numbers."""
     import gpu_check
 
-    data = gpu_check.gym_data()
+    data = gpu_check.gym_data(n=5)
     r = gpu_check.compare("hopper", data, steps=2, device="cpu", reference="cpu")
     assert r["forward_rel_gap"] == 0.0 and r["train_rel_gap"] == 0.0 and r["forward_ok"] and r["train_ok"]
     assert r["reference"]["context_len"] == 20 and r["reference"]["batch_size"] == 64  # the paper's Gym DT
