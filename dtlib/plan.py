@@ -132,8 +132,8 @@ def _gym(profile: Profile, runs_root) -> Line:
 def _keydoor(profile: Profile, runs_root) -> Line:
     from dtlib import keydoor_study
 
-    return _grid_line("30_keydoor", keydoor_study.jobs(keydoor_study.KeyDoorStudy(**profile.notebook_params("keydoor"))),
-                      runs_root)
+    cfg = keydoor_study.KeyDoorStudy(**profile.notebook_params("keydoor"))
+    return _grid_line("30_keydoor", keydoor_study.jobs(cfg), runs_root)
 
 
 def _graph(profile: Profile, runs_root) -> Line:

@@ -207,7 +207,8 @@ def _execute(job: Job, runs_root: str) -> dict:
             print(f"done: {run_dir.path}", flush=True)
         except Exception as error:  # a failed run is reported, never stops the grid
             traceback.print_exc(file=out)
-            outcome["error"] = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            outcome["error"] = f"{type(error).__name__}: {first}"
         finally:
             torch.set_num_threads(saved_threads)
     return outcome
