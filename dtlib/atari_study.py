@@ -1,6 +1,6 @@
 """Atari (paper §5.1, Tables 1, 4, 5 and Figure 4's Atari panel), as functions of a checked study config.
 
-    study = check_params(profile="small", games=["pong"], ...)   # the notebook's parameters
+    study = AtariStudy(profile="small", games=["pong"], ...)   # the notebook's parameters, checked
     data = load_datasets(study)                    # built here (a behaviour DQN's replay) or DQN-replay files
     evals = tidy(run_sweep(jobs(study, data), runs_dir(profile), profile))  # one row per (run, target, episode)
     per_run = run_scores(evals)                   # one row per run x target: mean return and gamer score
@@ -30,8 +30,9 @@ from dtlib.data.episodes import EpisodeDataset
 from dtlib.evaluate import EvalConfig
 from dtlib.experiment import RunConfig, run
 from dtlib.specs import get_env_spec
-from dtlib.validate import ParameterError, check_choice, check_list, check_positive, check_range
 from dtlib.sweep import DataSource, Job, SweepResult
+from dtlib.profiles import check_profile
+from dtlib.validate import ParameterError, check_choice, check_fields, check_int, check_items
 
 ATARI_GAMES = ("breakout", "qbert", "pong", "seaquest")
 ATARI_METHODS = ("dt", "bc", "pct_bc")
@@ -45,9 +46,9 @@ RUN_KEYS = ["game", "method", "pct", "K", "seed"]
 
 @dataclass(frozen=True)
 class AtariStudy:
-    """Everything one run of the Atari notebook depends on (its parameters, checked)."""
+    """The Atari notebook's parameters, built by keyword and checked before any work (`__post_init__`)."""
 
-    profile: str  # smoke | small | paper
+    profile: str  # a profile in profiles/: smoke | small | paper
     games: tuple[str, ...]  # breakout, qbert, pong, seaquest
     dataset_source: str  # 'build' (a behaviour DQN trained here) or a folder holding <Game>/1/replay_logs
     behaviour_steps: int  # build: agent steps of the behaviour DQN = transitions recorded [DQN-replay: 50M]
@@ -57,15 +58,66 @@ class AtariStudy:
     methods: tuple[str, ...]  # dt, bc, pct_bc
     pcts: tuple[float, ...]  # %BC fractions [paper Table 4: 0.1, 0.25, 0.4]
     seeds: tuple[int, ...]  # training seeds [paper: 3]
-    steps: dict[str, int]  # gradient steps per method; 0 = the paper's 5 epochs over the data
+    dt_steps: int  # DT gradient steps per run; 0 = the paper's 5 epochs over the data
+    bc_steps: int  # BC and %BC gradient steps per run; 0 = the paper's 5 epochs over the data
     batch_size: int  # sequences per batch; 0 = the paper's (128; Pong 512)
     context_len: int  # K of the DT/BC runs; 0 = the paper's (30; Pong 50)
     context_ablation: tuple[int, ...]  # extra K values for DT (Table 5: K=1)
-    model: dict[str, int]  # n_layer, n_head, embed_dim [paper: 6, 8, 128]
+    n_layer: int  # transformer blocks [paper: 6]
+    n_head: int  # attention heads [paper: 8]
+    embed_dim: int  # width [paper: 128]
     eval_episodes: int  # per target [paper code: 10]
     max_eval_steps: int  # agent steps per evaluation episode (4 frames each) [paper: 27,000 = 108k frames]
     figure4_targets: dict[str, tuple[float, ...]]  # per game: targets the default-K DTs are also evaluated at
     threads: int  # torch CPU threads (0: torch's default)
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        check_items("games", self.games, ATARI_GAMES)
+        if not isinstance(self.dataset_source, str) or not self.dataset_source:
+            raise ParameterError(f"dataset_source={self.dataset_source!r} must be 'build' or a DQN-replay folder")
+        if self.dataset_source != "build":
+            for g in self.games:
+                logs = Path(self.dataset_source).expanduser() / REPLAY_FOLDERS[g] / "1" / "replay_logs"
+                if not logs.is_dir():
+                    raise ParameterError(f"dataset_source={self.dataset_source!r}: no folder {logs} (copy it with "
+                                         f"gsutil -m cp -R gs://atari-replay-datasets/dqn/{REPLAY_FOLDERS[g]} "
+                                         f"{self.dataset_source}/), or use 'build'")
+        for name in ("dt_steps", "bc_steps", "batch_size"):
+            check_int(name, getattr(self, name), 0)  # 0: the paper's
+        for name in ("behaviour_steps", "replay_steps", "n_layer", "n_head", "embed_dim", "eval_episodes"):
+            check_int(name, getattr(self, name), 1)
+        check_int("behaviour_learning_starts", self.behaviour_learning_starts, 0, self.behaviour_steps)
+        check_int("data_seed", self.data_seed, 0, 2**31 - 1)
+        check_items("methods", self.methods, ATARI_METHODS)
+        if "dt" not in self.methods:
+            raise ParameterError(f"methods={self.methods!r} must include 'dt' (every table compares against it)")
+        check_items("pcts", self.pcts, low=1e-6, high=0.999)
+        check_items("seeds", self.seeds, low=0, high=2**31 - 1, integer=True)
+        if self.embed_dim % self.n_head:
+            raise ParameterError(f"embed_dim={self.embed_dim} must be a multiple of n_head={self.n_head}")
+        longest = min(get_env_spec(g).max_ep_len for g in ATARI_GAMES)  # the timestep embedding's size
+        check_int("context_len", self.context_len, 0, longest)
+        check_items("context_ablation", self.context_ablation, low=1, high=longest, integer=True, empty=True)
+        check_int("max_eval_steps", self.max_eval_steps, 1, longest)
+        if not isinstance(self.figure4_targets, dict):
+            raise ParameterError(f"figure4_targets={self.figure4_targets!r} must be a dict game -> list of target "
+                                 "returns")
+        for g, targets in self.figure4_targets.items():
+            check_choice("figure4_targets", g, ATARI_GAMES)
+            check_items(f"figure4_targets[{g!r}]", targets, low=-1e6, high=1e6)
+        check_int("threads", self.threads, 0, 256)
+        check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
+
+    @property
+    def steps(self) -> dict[str, int]:
+        """Gradient steps per method; 0 = the paper's 5 epochs over the data."""
+        return {"dt": self.dt_steps, "bc": self.bc_steps, "pct_bc": self.bc_steps}
+
+    @property
+    def model(self) -> dict[str, int]:
+        """The model sizes the runs override."""
+        return {"n_layer": self.n_layer, "n_head": self.n_head, "embed_dim": self.embed_dim}
 
     @property
     def source_label(self) -> str:
@@ -110,62 +162,6 @@ class AtariStudy:
         return {"steps": steps, "batch_size": batch, "warmup_steps": max(1, min(100, steps // 10)),
                 "checkpoint_every": max(1, min(100, steps)), "log_every": max(1, min(50, steps // 10)),
                 "eval_every": 0}
-
-
-def check_params(profile: str, games: list, dataset_source: str, behaviour_steps: int,
-                 behaviour_learning_starts: int, replay_steps: int, data_seed: int, methods: list, pcts: list,
-                 seeds: list, dt_steps: int, bc_steps: int, batch_size: int, context_len: int,
-                 context_ablation: list, n_layer: int, n_head: int, embed_dim: int, eval_episodes: int,
-                 max_eval_steps: int, figure4_targets: dict, threads: int) -> AtariStudy:
-    """The notebook's parameters as an AtariStudy; a bad one raises ParameterError naming it (before any work)."""
-    check_choice("profile", profile, ["smoke", "small", "paper"])
-    check_list("games", games, lambda n, v: check_choice(n, v, ATARI_GAMES))
-    if len(set(games)) != len(games):
-        raise ParameterError(f"games={games!r} has repeats")
-    if not isinstance(dataset_source, str) or not dataset_source:
-        raise ParameterError(f"dataset_source={dataset_source!r} must be 'build' or a DQN-replay folder")
-    if dataset_source != "build":
-        for g in games:
-            logs = Path(dataset_source).expanduser() / REPLAY_FOLDERS[g] / "1" / "replay_logs"
-            if not logs.is_dir():
-                raise ParameterError(f"dataset_source={dataset_source!r}: no folder {logs} (copy it with "
-                                     f"gsutil -m cp -R gs://atari-replay-datasets/dqn/{REPLAY_FOLDERS[g]} "
-                                     f"{dataset_source}/), or use 'build'")
-    for name, value in (("dt_steps", dt_steps), ("bc_steps", bc_steps), ("batch_size", batch_size)):
-        check_range(name, value, 0, 10**9)  # 0: the paper's
-        if not isinstance(value, int):
-            raise ParameterError(f"{name}={value!r} must be an integer (0: the paper's)")
-    for name, value in (("behaviour_steps", behaviour_steps), ("replay_steps", replay_steps), ("n_layer", n_layer), ("n_head", n_head), ("embed_dim", embed_dim),
-                        ("eval_episodes", eval_episodes), ("max_eval_steps", max_eval_steps)):
-        check_positive(name, value, integer=True)
-    check_range("behaviour_learning_starts", behaviour_learning_starts, 0, behaviour_steps)
-    check_range("data_seed", data_seed, 0, 2**31 - 1)
-    check_list("methods", methods, lambda n, v: check_choice(n, v, ATARI_METHODS))
-    if "dt" not in methods:
-        raise ParameterError(f"methods={methods!r} must include 'dt' (every table compares against it)")
-    check_list("pcts", pcts, lambda n, v: check_range(n, v, 1e-6, 0.999))
-    check_list("seeds", seeds, lambda n, v: check_range(n, v, 0, 2**31 - 1))
-    if embed_dim % n_head:
-        raise ParameterError(f"embed_dim={embed_dim} must be a multiple of n_head={n_head}")
-    check_range("context_len", context_len, 0, get_env_spec("pong").max_ep_len)
-    if not isinstance(context_ablation, list) or any(isinstance(k, bool) or not isinstance(k, int) or k < 1
-                                                     for k in context_ablation):
-        raise ParameterError(f"context_ablation={context_ablation!r} must be a list of integers >= 1 "
-                             "(empty: no ablation)")
-    if not isinstance(figure4_targets, dict):
-        raise ParameterError(f"figure4_targets={figure4_targets!r} must be a dict game -> list of target returns")
-    for g, targets in figure4_targets.items():
-        check_choice("figure4_targets", g, ATARI_GAMES)
-        check_list(f"figure4_targets[{g!r}]", targets, lambda n, v: check_range(n, v, -1e6, 1e6))
-    check_range("threads", threads, 0, 256)
-    steps = {"dt": dt_steps, "bc": bc_steps, "pct_bc": bc_steps}
-    targets = {g: tuple(float(t) for t in v) for g, v in figure4_targets.items()}
-    return AtariStudy(profile, tuple(games), dataset_source, behaviour_steps, behaviour_learning_starts,
-                      replay_steps, int(data_seed), tuple(methods), tuple(float(p) for p in pcts),
-                      tuple(int(s) for s in seeds), steps, batch_size, int(context_len),
-                      tuple(int(k) for k in context_ablation),
-                      {"n_layer": n_layer, "n_head": n_head, "embed_dim": embed_dim}, eval_episodes,
-                      max_eval_steps, targets, threads)
 
 
 # ------------------------------------------------------------------------------------------- datasets

@@ -1,7 +1,7 @@
 """Shortest paths on a graph (paper Figure 2, appendix Figure 6): a DT trained on random walks, asked for
 the largest return seen at each node, against random walks and true (BFS) shortest paths.
 
-    cfg = check_params(profile="small", n_walks=..., ...)
+    cfg = GraphStudy(profile="small", n_walks=..., ...)    # the notebook's parameters, checked
     data = graph_dataset(cfg.n_walks, cfg.data_seed)
     paths = dt_paths(cfg, data, runs_dir(profile))          # one row per evaluation episode and seed
     hist = steps_table(data, paths)                          # tidy: kind, steps (inf = goal not reached)
@@ -25,7 +25,8 @@ from dtlib.experiment import RunConfig, build_model, run
 from dtlib.specs import get_env_spec
 from dtlib.sweep import DataSource, Job, run_sweep
 from dtlib.train import load_model
-from dtlib.validate import ParameterError, check_choice, check_list, check_positive
+from dtlib.profiles import check_profile
+from dtlib.validate import check_fields, check_int, check_items
 
 ENV = "graph"
 KINDS = ("random walk", "shortest path", "DT")  # Figure 6's three histograms, in this order
@@ -33,15 +34,24 @@ KINDS = ("random walk", "shortest path", "DT")  # Figure 6's three histograms, i
 
 @dataclass(frozen=True)
 class GraphStudy:
-    """Everything one run of the graph notebook depends on (its parameters, checked)."""
+    """The graph notebook's parameters, built by keyword and checked before any work (`__post_init__`)."""
 
-    profile: str  # smoke | small | paper
+    profile: str  # a profile in profiles/: smoke | small | paper
     n_walks: int  # random walks in the training dataset
     data_seed: int  # seed of the walks (the graph itself is fixed by graph.DEFAULTS)
     seeds: tuple[int, ...]  # training seeds
     steps: int  # gradient steps per run
     eval_episodes: int  # evaluation episodes per seed (start nodes drawn uniformly)
     threads: int  # torch CPU threads
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        for name in ("n_walks", "steps", "eval_episodes"):
+            check_int(name, getattr(self, name), 1)
+        check_int("data_seed", self.data_seed, 0)
+        check_items("seeds", self.seeds, low=0, high=2**31 - 1, integer=True)
+        check_int("threads", self.threads, 1, 256)
+        check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
 
     def run_config(self, seed: int) -> RunConfig:
         return RunConfig(ENV, f"{self.n_walks}walks", "dt", seed=seed)
@@ -51,24 +61,6 @@ class GraphStudy:
         data = DataSource.of(graph_dataset, n_walks=self.n_walks, seed=self.data_seed)
         return [Job(self.run_config(s), data, EvalConfig(episodes=1), train_overrides={"steps": self.steps},
                     threads=self.threads) for s in self.seeds]
-
-
-def check_params(profile: str, n_walks: int, data_seed: int, seeds: list, steps: int, eval_episodes: int,
-                 threads: int) -> GraphStudy:
-    """The notebook's parameters as a GraphStudy; ParameterError names the first bad one."""
-    check_choice("profile", profile, ["smoke", "small", "paper"])
-    for name, value in [("n_walks", n_walks), ("steps", steps), ("eval_episodes", eval_episodes),
-                        ("threads", threads)]:
-        check_positive(name, value, integer=True)
-    if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
-        raise ParameterError(f"data_seed={data_seed!r} must be a non-negative integer")
-    for s in check_list("seeds", seeds):
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise ParameterError(f"seeds={seeds!r}: every seed must be a non-negative integer")
-    if len(set(seeds)) != len(seeds):
-        raise ParameterError(f"seeds={seeds!r} has duplicates")
-    torch.set_num_threads(threads)  # tiny models: OpenMP hand-offs cost more than the arithmetic
-    return GraphStudy(profile, n_walks, data_seed, tuple(seeds), steps, eval_episodes, threads)
 
 
 def graph_summary(data: EpisodeDataset) -> pd.DataFrame:
@@ -121,6 +113,7 @@ def dt_paths(cfg: GraphStudy, data: EpisodeDataset, runs_root: str | Path, progr
     prior = return_prior(data)
     adj = graph.adjacency_of(**data.meta["env_params"])
     run_sweep(cfg.jobs(), runs_root, cfg.profile, progress=progress)
+    torch.set_num_threads(cfg.threads)  # the rollouts run here: tiny models, OpenMP hand-offs cost more than the math
     frames = []
     for seed in cfg.seeds:
         rc = cfg.run_config(seed)

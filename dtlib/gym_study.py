@@ -1,6 +1,6 @@
 """Continuous control (paper §5.2, Tables 2–3, Figure 4, the context and delayed-reward ablations).
 
-    study = check_params(profile="small", envs=["hopper"], ...)     # the notebook's parameters
+    study = GymStudy(profile="small", envs=["hopper"], ...)     # the notebook's parameters, checked
     evals = run_sweep(jobs(study), runs_dir(profile), profile).evals   # one row per (run, eval episode)
     scores = seed_scores(evals)                    # one row per run x target: mean normalised score
     table2(scores)                                 # DT vs BC vs %BC, mean ± std over seeds, paper beside
@@ -28,10 +28,11 @@ from dtlib.data.episodes import EpisodeDataset
 from dtlib.evaluate import EvalConfig, evaluate
 from dtlib.experiment import RunConfig, build_model, run
 from dtlib.specs import get_env_spec
-from dtlib.train import load_model
-from dtlib.validate import ParameterError, check_choice, check_list, check_positive, check_range
-
 from dtlib.sweep import DataSource, Job
+from dtlib.train import load_model
+from dtlib.profiles import check_profile
+from dtlib.validate import check_choice, check_fields, check_int, check_items, check_template
+
 GYM_ENVS = ("hopper", "halfcheetah", "walker2d")
 GYM_DATASETS = ("medium", "medium-replay", "medium-expert")
 GYM_METHODS = ("dt", "bc", "pct_bc", "cql")
@@ -42,15 +43,17 @@ CONDITIONED = ("dt",)  # methods whose policy reads the target return (the other
 
 @dataclass(frozen=True)
 class GymStudy:
-    """Everything one run of the Gym notebook depends on (its parameters, checked)."""
+    """The Gym notebook's parameters, built by keyword and checked before any work (`__post_init__`)."""
 
-    profile: str  # smoke | small | paper
+    profile: str  # a profile in profiles/: smoke | small | paper
     envs: tuple[str, ...]  # hopper, halfcheetah, walker2d
     datasets: tuple[str, ...]  # medium, medium-replay, medium-expert
     methods: tuple[str, ...]  # dt, bc, pct_bc, cql
     pcts: tuple[float, ...]  # %BC fractions (Table 3: 0.1, 0.25, 0.4)
     seeds: tuple[int, ...]  # training seeds
-    steps: dict[str, int]  # gradient steps per method
+    dt_steps: int  # DT gradient steps per run [paper: 100,000]
+    bc_steps: int  # BC and %BC gradient steps per run [paper appendix: 25,000]
+    cql_steps: int  # CQL gradient steps per run [CQL paper: 1,000,000]
     batch_size: int  # DT/BC batch [paper: 64]
     eval_episodes: int  # episodes per target [paper code: 100]
     eval_every: int  # steps between evaluations (0: only the last)
@@ -61,6 +64,30 @@ class GymStudy:
     threads: int  # torch CPU threads per run (0: the cores shared among the sweep's workers, dtlib.sweep)
     cql_precision: str = "fp32"  # CQL forward passes: 'fp32' or 'bf16' (autocast; ~2.4x faster on AMX CPUs)
     delayed_datasets: tuple[str, ...] = ()  # datasets of the delayed-reward runs (empty: every dataset)
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        check_items("envs", self.envs, GYM_ENVS)
+        check_items("datasets", self.datasets, GYM_DATASETS)
+        check_items("methods", self.methods, GYM_METHODS)
+        check_items("pcts", self.pcts, low=1e-6, high=0.999)
+        check_items("seeds", self.seeds, low=0, high=2**31 - 1, integer=True)
+        for name in ("dt_steps", "bc_steps", "cql_steps", "batch_size", "eval_episodes", "figure4_points"):
+            check_int(name, getattr(self, name), 1)
+        check_int("eval_every", self.eval_every, 0)
+        longest_k = get_env_spec(self.envs[0]).max_ep_len
+        check_items("context_ablation", self.context_ablation, low=1, high=longest_k, integer=True, empty=True)
+        check_template("dataset_template", self.dataset_template, ("env", "dataset"),
+                       "'~/d4rl/{env}_{dataset}-v2.hdf5' or 'mujoco/{env}/{dataset}-v0'")
+        check_int("threads", self.threads, 0, 256)
+        check_choice("cql_precision", self.cql_precision, ["fp32", "bf16"])
+        check_items("delayed_datasets", self.delayed_datasets, self.datasets, empty=True)
+        check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
+
+    @property
+    def steps(self) -> dict[str, int]:
+        """Gradient steps per method."""
+        return {"dt": self.dt_steps, "bc": self.bc_steps, "pct_bc": self.bc_steps, "cql": self.cql_steps}
 
     def run_configs(self) -> list[RunConfig]:
         """Every run: the Table 2/3 grid, then the context-length and delayed-reward ablations."""
@@ -94,40 +121,6 @@ class GymStudy:
             out.update(batch_size=self.batch_size, warmup_steps=min(10_000, max(1, steps // 10)),
                        checkpoint_every=max(1, min(1_000, steps)), log_every=max(1, min(100, steps // 10)))
         return out
-
-
-def check_params(profile: str, envs: list, datasets: list, methods: list, pcts: list, seeds: list,
-                 dt_steps: int, bc_steps: int, cql_steps: int, batch_size: int, eval_episodes: int,
-                 eval_every: int, context_ablation: list, delayed: bool, figure4_points: int,
-                 dataset_template: str, threads: int,
-                 cql_precision: str = "fp32", delayed_datasets: list = ()) -> GymStudy:
-    """The notebook's parameters as a GymStudy; a bad one raises ParameterError naming it."""
-    check_choice("profile", profile, ["smoke", "small", "paper"])
-    check_list("envs", envs, lambda n, v: check_choice(n, v, GYM_ENVS))
-    check_list("datasets", datasets, lambda n, v: check_choice(n, v, GYM_DATASETS))
-    check_list("methods", methods, lambda n, v: check_choice(n, v, GYM_METHODS))
-    check_list("pcts", pcts, lambda n, v: check_range(n, v, 1e-6, 0.999))
-    check_list("seeds", seeds, lambda n, v: check_range(n, v, 0, 2**31 - 1))
-    for name, value in (("dt_steps", dt_steps), ("bc_steps", bc_steps), ("cql_steps", cql_steps),
-                        ("batch_size", batch_size), ("eval_episodes", eval_episodes),
-                        ("figure4_points", figure4_points)):
-        check_positive(name, value, integer=True)
-    check_range("eval_every", eval_every, 0, 10**9)
-    for k in context_ablation:
-        check_positive("context_ablation", k, integer=True)
-    check_choice("delayed", delayed, [True, False])
-    if not isinstance(dataset_template, str) or (dataset_template and "{env}" not in dataset_template):
-        raise ParameterError(f"dataset_template={dataset_template!r} must be '' or contain '{{env}}' and "
-                             "'{dataset}', e.g. '~/d4rl/{env}_{dataset}-v2.hdf5' or 'mujoco/{env}/{dataset}-v0'")
-    check_range("threads", threads, 0, 256)
-    check_choice("cql_precision", cql_precision, ["fp32", "bf16"])
-    for ds in delayed_datasets:
-        check_choice("delayed_datasets", ds, list(datasets))
-    steps = {"dt": dt_steps, "bc": bc_steps, "pct_bc": bc_steps, "cql": cql_steps}
-    return GymStudy(profile, tuple(envs), tuple(datasets), tuple(methods), tuple(float(p) for p in pcts),
-                    tuple(int(s) for s in seeds), steps, batch_size, eval_episodes, eval_every,
-                    tuple(int(k) for k in context_ablation), bool(delayed), figure4_points, dataset_template,
-                    threads, cql_precision, tuple(delayed_datasets))
 
 
 def dataset_source(study: GymStudy, env: str, dataset: str) -> str:

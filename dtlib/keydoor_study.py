@@ -1,6 +1,6 @@
 """Key-to-Door (paper §5.4–5.5): Table 6's sweep and Figure 5's critic study, as functions of a config.
 
-    cfg = check_params(profile="small", datasets=[1000, 10000], ...)    # the notebook's parameters
+    cfg = KeyDoorStudy(profile="small", datasets=[1000, 10000], ...)    # the notebook's parameters, checked
     evals, runs = tables(run_sweep(jobs(cfg), runs_dir(profile), profile))   # one row per eval episode; per run
     table = success_table(evals, random_rate)       # Table 6: mean ± std over seeds, the paper's beside
 
@@ -31,7 +31,8 @@ from dtlib.experiment import RunConfig, build_model, run
 from dtlib.specs import get_env_spec
 from dtlib.sweep import DataSource, Job, SweepResult
 from dtlib.train import load_model
-from dtlib.validate import ParameterError, check_choice, check_list, check_positive, check_range
+from dtlib.profiles import check_profile
+from dtlib.validate import ParameterError, check_fields, check_int, check_items, check_range
 
 ENV = "keydoor"
 # Table 6 of the paper (success rate, %), docs/paper-reference.md §2.6; keys: trajectories in the dataset.
@@ -42,9 +43,9 @@ CRITIC_HELDOUT_SEED = 1_000_003  # seed of the held-out random episodes the crit
 
 @dataclass(frozen=True)
 class KeyDoorStudy:
-    """Everything one run of the Key-to-Door notebook depends on (its parameters, checked)."""
+    """The Key-to-Door notebook's parameters, built by keyword and checked before any work (`__post_init__`)."""
 
-    profile: str  # smoke | small | paper
+    profile: str  # a profile in profiles/: smoke | small | paper
     datasets: tuple[int, ...]  # random trajectories per dataset (Table 6 rows: 1K, 10K)
     methods: tuple[str, ...]  # 'dt', 'bc', 'pct_bc' (and 'cql' once dtlib has it)
     pct: float  # %BC: fraction of timesteps kept, best episodes first
@@ -58,6 +59,24 @@ class KeyDoorStudy:
     critic_steps: int  # gradient steps of the critic
     critic_episodes: int  # held-out random episodes the critic's predictions are averaged over
     threads: int  # torch CPU threads (1 is fastest for these tiny models on a loaded 2-core machine)
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        check_items("datasets", self.datasets, low=1, integer=True)
+        check_items("methods", self.methods, METHODS)
+        check_range("pct", self.pct, 1e-6, 0.999999)
+        check_items("seeds", self.seeds, low=0, high=2**31 - 1, integer=True)
+        check_int("data_seed", self.data_seed, 0)
+        if not isinstance(self.steps, dict) or set(self.steps) != set(self.methods):
+            raise ParameterError(f"steps={self.steps!r} must be a dict giving each method in {list(self.methods)} "
+                                 "(and no other) its gradient steps")
+        for m, value in self.steps.items():
+            check_int(f"steps[{m!r}]", value, 1)
+        for name in ("eval_every", "eval_episodes", "random_episodes", "critic_dataset", "critic_steps",
+                     "critic_episodes"):
+            check_int(name, getattr(self, name), 1)
+        check_int("threads", self.threads, 1, 256)
+        check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
 
     def run_configs(self) -> list[RunConfig]:
         """The Table 6 sweep: dataset x method x seed, as RunConfigs (sweeps are data)."""
@@ -75,41 +94,6 @@ class KeyDoorStudy:
 def dataset_label(n_episodes: int) -> str:
     """'1k', '10k', or the plain number when it is not a multiple of 1000."""
     return f"{n_episodes // 1000}k" if n_episodes % 1000 == 0 else str(n_episodes)
-
-
-def _int_list(name: str, value, minimum: int) -> tuple[int, ...]:
-    items = check_list(name, value)
-    for v in items:
-        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-            raise ParameterError(f"{name}={value!r}: every item must be an integer >= {minimum}")
-    if len(set(items)) != len(items):
-        raise ParameterError(f"{name}={value!r} has duplicates")
-    return tuple(items)
-
-
-def check_params(profile: str, datasets: list, methods: list, pct: float, seeds: list, data_seed: int,
-                 steps: dict, eval_every: int, eval_episodes: int, random_episodes: int, critic_dataset: int, critic_steps: int,
-                 critic_episodes: int, threads: int) -> KeyDoorStudy:
-    """The notebook's parameters as a KeyDoorStudy; ParameterError names the first bad one."""
-    check_choice("profile", profile, ["smoke", "small", "paper"])
-    datasets = _int_list("datasets", datasets, 1)
-    methods = tuple(check_list("methods", methods))
-    for m in methods:
-        check_choice("methods", m, METHODS)
-    check_range("pct", pct, 1e-6, 0.999999)
-    seeds = _int_list("seeds", seeds, 0)
-    _int_list("data_seed", [data_seed], 0)
-    if not isinstance(steps, dict) or set(steps) != set(methods):
-        raise ParameterError(f"steps={steps!r} must map every method in {list(methods)} to its gradient steps")
-    for m, value in steps.items():
-        check_positive(f"steps[{m!r}]", value, integer=True)
-    for name, value in [("eval_every", eval_every), ("eval_episodes", eval_episodes), ("random_episodes", random_episodes),
-                        ("critic_dataset", critic_dataset), ("critic_steps", critic_steps),
-                        ("critic_episodes", critic_episodes), ("threads", threads)]:
-        check_positive(name, value, integer=True)
-    torch.set_num_threads(threads)  # tiny models: OpenMP hand-offs cost more than the arithmetic
-    return KeyDoorStudy(profile, datasets, methods, float(pct), seeds, data_seed, dict(steps), eval_every, eval_episodes,
-                        random_episodes, critic_dataset, critic_steps, critic_episodes, threads)
 
 
 def dataset_summary(cfg: KeyDoorStudy) -> pd.DataFrame:

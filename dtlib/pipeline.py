@@ -35,7 +35,7 @@ import nbformat
 from dtlib import io
 from dtlib.identity import file_digest
 from dtlib.paths import PACKAGE_DIR, git_commit, project_root, reports_dir
-from dtlib.profiles import Profile, load_profile
+from dtlib.profiles import Profile, check_notebook_params, load_profile
 from dtlib.results import RUN_LOG_ENV, runs_from_other_code
 from dtlib.validate import ParameterError
 
@@ -134,12 +134,15 @@ def code_digest(package_dir: Path = PACKAGE_DIR) -> str:
 
 
 def check_profile_params(nb: Notebook, params: dict[str, Any]) -> None:
-    """Every parameter a profile passes must exist in the notebook's parameters cell."""
+    """Every parameter a profile passes must exist in the notebook's parameters cell, and the values the notebook
+    will run with must build its parameters dataclass (dtlib.profiles.NOTEBOOK_PARAMS): a bad value in a profile
+    fails here, before any notebook runs."""
     declared = parameters_cell(nbformat.read(nb.path, as_version=4))
     unknown = sorted(set(params) - set(declared))
     if unknown:
         raise ParameterError(f"profile sets {unknown} for {nb.name}, which has no such parameter; "
                              f"its parameters are {sorted(declared)}")
+    check_notebook_params(nb.key, {**declared, **params})
 
 
 def staleness_keys(notebooks: list[Notebook], profile: Profile) -> dict[str, str]:

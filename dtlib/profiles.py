@@ -15,6 +15,7 @@ profile's values, so a notebook stepped through by hand in JupyterLab agrees wit
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -37,6 +38,49 @@ def profiles_dir() -> Path:
 def available_profiles() -> list[str]:
     """Names of the profiles that exist, sorted."""
     return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
+
+
+# Each notebook's parameters dataclass ("module:Class"), built by keyword from its parameters cell with the
+# profile's values over it; its __post_init__ checks every value (strict types, allowed values).
+NOTEBOOK_PARAMS = {"environment": "dtlib.sysinfo:EnvironmentParams",
+                   "mujoco_datasets": "dtlib.data.generate_mujoco:MujocoDataConfig",
+                   "gym": "dtlib.gym_study:GymStudy", "keydoor": "dtlib.keydoor_study:KeyDoorStudy",
+                   "graph": "dtlib.graph_study:GraphStudy", "atari": "dtlib.atari_study:AtariStudy",
+                   "summary": "dtlib.summary:SummaryConfig"}
+
+
+def params_class(notebook_key: str) -> type | None:
+    """The parameters dataclass of a notebook (None for a notebook without one)."""
+    import importlib
+
+    if notebook_key not in NOTEBOOK_PARAMS:
+        return None
+    module, cls = NOTEBOOK_PARAMS[notebook_key].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def check_notebook_params(notebook_key: str, values: Mapping[str, Any]) -> Any:
+    """The notebook's parameters dataclass built from `values` (its whole parameters cell, overrides applied),
+    so a profile's bad value fails before any notebook runs; ParameterError names the notebook and the value."""
+    cls = params_class(notebook_key)
+    if cls is None:
+        return None
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ParameterError(f"{notebook_key}: parameters {unknown} are not fields of {cls.__name__}; its fields "
+                             f"are {names}")
+    try:
+        return cls(**values)
+    except TypeError as e:  # a field without a default that no one set
+        raise ParameterError(f"{notebook_key}: {e}") from None
+    except ParameterError as e:
+        raise ParameterError(f"{notebook_key}: {e}") from None
+
+
+def check_profile(name: Any) -> str:
+    """`name` must name a profile in `profiles/` (ParameterError listing them): every notebook's `profile`."""
+    return check_choice("profile", name, available_profiles())
 
 
 @dataclass(frozen=True)

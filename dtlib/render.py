@@ -530,10 +530,14 @@ def gym_slider(model: Any, spec: Any, targets: Sequence[float], cfg: VideoConfig
 
 
 def find_run(runs_root: str | Path, name: str) -> Path | None:
-    """The finished run folder `<runs_root>/<name>-<hash>` (the newest if several configs ran), or None."""
+    """The finished run folder `<runs_root>/<name>-<hash>`, or None: among several (other configs, or the same
+    config made by other code), one made by today's code first (dtlib.results.code_differences), then the newest."""
+    from dtlib.results import RunDir, code_differences
+
     done = [p for p in Path(runs_root).glob(f"{name}-*") if (p / "summary.json").exists()
             and (p / "checkpoint.pt").exists() and p.name[len(name) + 1:].isalnum()]
-    return max(done, key=lambda p: (p / "summary.json").stat().st_mtime) if done else None
+    return max(done, key=lambda p: (not code_differences(RunDir.open(p)), (p / "summary.json").stat().st_mtime),
+               default=None)
 
 
 def load_run_model(path: str | Path) -> Any:

@@ -117,9 +117,6 @@ def note_use(run: RunDir) -> None:
 def runs_from_other_code(log: str | Path) -> list[tuple[str, list[str]]]:
     """(run folder name, what differs) for each run listed in a run log whose code or behaviour artifacts
     differ from today's checkout; folders that no longer exist are reported as missing."""
-    from dtlib.identity import current_identity, differences
-    from dtlib.specs import get_env_spec
-
     log = Path(log)
     if not log.exists():
         return []
@@ -129,16 +126,22 @@ def runs_from_other_code(log: str | Path) -> list[tuple[str, list[str]]]:
         if not (Path(path) / "config.json").exists():
             out.append((Path(path).name, ["run folder missing"]))
             continue
-        run = RunDir.open(path)
-        env = run.config.get("RunConfig", {}).get("env")
-        if not run.identity or env is None:
-            out.append((run.path.name, differences({}, {})))
-            continue
-        spec = get_env_spec(env)
-        diff = differences(run.identity, current_identity(run.identity, spec.name, spec.domain))
+        diff = code_differences(RunDir.open(path))
         if diff:
-            out.append((run.path.name, diff))
+            out.append((Path(path).name, diff))
     return out
+
+
+def code_differences(run: RunDir) -> list[str]:
+    """What differs between the code and behaviour files `run` was made with and today's ([] = none)."""
+    from dtlib.identity import current_identity, differences
+    from dtlib.specs import get_env_spec
+
+    env = run.config.get("RunConfig", {}).get("env")
+    if not run.identity or env is None:
+        return differences({}, {})
+    spec = get_env_spec(env)
+    return differences(run.identity, current_identity(run.identity, spec.name, spec.domain))
 
 
 def collect(run_dirs: list[RunDir], **labels_per_run: list) -> pd.DataFrame:

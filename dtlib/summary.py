@@ -1,6 +1,6 @@
 """The paper side by side: every claim with its verdict, the rules, every table, the figures and one deviations list.
 
-    cfg = check_params(profile="small", bootstrap_reps=2000, match_margin=5.0)   # the notebook's parameters
+    cfg = SummaryConfig(profile="small", bootstrap_reps=2000, match_margin=5.0)   # the notebook's parameters
     tables = load_tables(profile)                  # reports/<profile>/tables/*.csv, nothing else
     claims.claims(tables, cfg.rules)               # one row per claim × domain (dtlib.claims decides them)
     side_by_side("table2", tables)                 # paper / peers / ours, one row per (row, method)
@@ -31,31 +31,30 @@ from dtlib import io, paper
 from dtlib.claims import NOT_IN_REPLICATION, NOT_RUN, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, UNDECIDED, ClaimRules
 from dtlib.paths import git_commit, reports_dir
 from dtlib.pipeline import SUMMARY_SECTION, discover
-from dtlib.validate import check_choice, check_positive
+from dtlib.profiles import check_profile
+from dtlib.validate import check_fields, check_int, check_positive
 
 FIGURE_DIR = Path("summary")  # figure PNGs, relative to reports/<profile>/
 NOTEBOOK_TABLES = {"gym": "20_gym", "keydoor": "30_keydoor", "graph": "31_graph", "atari": "40_atari"}
 
 @dataclass(frozen=True)
 class SummaryConfig:
-    """The summary notebook's parameters, checked."""
+    """The summary notebook's parameters, built by keyword and checked before any work (`__post_init__`)."""
 
-    profile: str  # smoke | small | paper
+    profile: str  # a profile in profiles/: smoke | small | paper
     bootstrap_reps: int  # bootstrap replicates behind every interval
     match_margin: float  # normalised points: "matches" = DT's interval low end above −margin
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        check_int("bootstrap_reps", self.bootstrap_reps, 1)
+        check_positive("match_margin", self.match_margin)
+        check_fields(self)  # strict types (an int margin becomes a float)
 
     @property
     def rules(self) -> ClaimRules:
         """The claims' rule parameters (dtlib.claims), the other numbers at the report's defaults."""
         return ClaimRules(bootstrap_reps=self.bootstrap_reps, match_margin=self.match_margin)
-
-
-def check_params(profile: str, bootstrap_reps: int, match_margin: float) -> SummaryConfig:
-    """The notebook's parameters as a SummaryConfig; a bad one raises ParameterError naming it."""
-    check_choice("profile", profile, ["smoke", "small", "paper"])
-    check_positive("bootstrap_reps", bootstrap_reps, integer=True)
-    check_positive("match_margin", match_margin)
-    return SummaryConfig(profile, bootstrap_reps, float(match_margin))
 
 
 # ------------------------------------------------------------------------------------------------ tables

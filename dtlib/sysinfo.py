@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import dataclass
 from importlib import metadata
 
 import pandas as pd
 
-from dtlib.profiles import Profile, load_profile
-from dtlib.validate import ParameterError, check_positive
+from dtlib.profiles import load_profile
+from dtlib.validate import check_fields, check_int
 
 # The packages whose versions decide whether results are comparable across machines.
 KEY_PACKAGES = ("torch", "gymnasium", "mujoco", "ale-py", "minari", "numpy", "papermill")
@@ -17,13 +18,19 @@ KEY_PACKAGES = ("torch", "gymnasium", "mujoco", "ale-py", "minari", "numpy", "pa
 THROUGHPUT_ENVS = ("Hopper-v5", "ALE/Breakout-v5")
 
 
-def check_params(profile: str, seed: int, env_steps: int) -> Profile:
-    """Validate the environment notebook's parameters; return the loaded profile."""
-    loaded = load_profile(profile)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ParameterError(f"seed={seed!r} must be an integer in [0, 2**32)")
-    check_positive("env_steps", env_steps, integer=True)
-    return loaded
+@dataclass(frozen=True)
+class EnvironmentParams:
+    """The environment notebook's parameters, built by keyword and checked before any work (`__post_init__`)."""
+
+    profile: str  # a profile in profiles/: smoke | small | paper
+    seed: int  # seed of the random-action rollouts
+    env_steps: int  # random-action steps per environment in the throughput table
+
+    def __post_init__(self) -> None:
+        load_profile(self.profile)  # the name, and that its YAML reads
+        check_int("seed", self.seed, 0, 2**32 - 1)
+        check_int("env_steps", self.env_steps, 1)
+        check_fields(self)
 
 
 def versions() -> pd.DataFrame:

@@ -126,3 +126,23 @@ def test_run_log_lists_runs_made_by_other_code(tmp_path, monkeypatch, package_co
     log.write_text(json.dumps({"path": str(old)}) + "\n")
     assert RunDir.open(old).identity == {}
     assert runs_from_other_code(log) == [(old.name, ["made before runs recorded their code"])]
+
+
+def test_clips_pick_the_folder_made_by_todays_code_over_a_newer_one_made_by_other_code(tmp_path):
+    import os
+
+    from dtlib import render
+
+    today = identity.run_identity("hopper", "gym", hopper_like())
+    edited = {**today, "modules": {**today["modules"], "dtlib.model": "0" * 16}}
+    name = "hopper-synthetic-dt-dense-s0"
+    for i, (suffix, ident) in enumerate((("aaaa1111", today), ("bbbb2222", edited))):  # the edited one is newer
+        folder = tmp_path / f"{name}-{suffix}"
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"RunConfig": {"env": "hopper"}, "identity": ident}))
+        (folder / "checkpoint.pt").write_bytes(b"")
+        (folder / "summary.json").write_text("{}")
+        os.utime(folder / "summary.json", (1_000_000 + i, 1_000_000 + i))
+    assert render.find_run(tmp_path, name).name == f"{name}-aaaa1111"
+    (tmp_path / f"{name}-aaaa1111" / "summary.json").unlink()  # only other code's folder is finished
+    assert render.find_run(tmp_path, name).name == f"{name}-bbbb2222"

@@ -30,7 +30,7 @@ def data_home(tmp_path, monkeypatch):
 
 
 def test_keydoor_params_are_checked_by_name():
-    cfg = keydoor_study.check_params(**KD)
+    cfg = keydoor_study.KeyDoorStudy(**KD)
     assert len(cfg.run_configs()) == 1 * 3 * 2
     assert {rc.pct for rc in cfg.run_configs() if rc.method == "pct_bc"} == {0.1}
     critic = cfg.critic_config()
@@ -39,7 +39,7 @@ def test_keydoor_params_are_checked_by_name():
                       ("steps", {"dt": 3, "bc": 0, "pct_bc": 2}),
                       ("datasets", []), ("profile", "huge"), ("threads", 1.5)]:
         with pytest.raises(ParameterError, match=name):
-            keydoor_study.check_params(**{**KD, name: bad})
+            keydoor_study.KeyDoorStudy(**{**KD, name: bad})
 
 
 def test_dataset_labels():
@@ -62,7 +62,7 @@ def test_success_table_mean_std_over_seeds_and_missing_methods():
 
 
 def test_sweep_critic_and_figure5_tables(data_home):
-    cfg = keydoor_study.check_params(**{**KD, "methods": ["dt", "pct_bc"], "seeds": [0],
+    cfg = keydoor_study.KeyDoorStudy(**{**KD, "methods": ["dt", "pct_bc"], "seeds": [0],
                                         "steps": {"dt": 3, "pct_bc": 2}})
     evals, runs = keydoor_study.tables(run_sweep(keydoor_study.jobs(cfg), data_home / "runs", workers=1))
     final = keydoor_study.final_evals(evals)
@@ -112,10 +112,10 @@ GR = dict(profile="smoke", n_walks=200, data_seed=0, seeds=[0], steps=3, eval_ep
 
 
 def test_graph_params_are_checked_by_name():
-    assert graph_study.check_params(**GR).run_config(0).env == "graph"
+    assert graph_study.GraphStudy(**GR).run_config(0).env == "graph"
     for name, bad in [("n_walks", 0), ("seeds", []), ("data_seed", -1), ("eval_episodes", "5")]:
         with pytest.raises(ParameterError, match=name):
-            graph_study.check_params(**{**GR, name: bad})
+            graph_study.GraphStudy(**{**GR, name: bad})
 
 
 def test_return_prior_is_minus_shortest_with_enough_walks():
@@ -137,7 +137,7 @@ def test_path_outcomes_follow_edges():
 
 
 def test_graph_dt_paths_and_figure6(data_home):
-    cfg = graph_study.check_params(**GR)
+    cfg = graph_study.GraphStudy(**GR)
     data = generate_graph_dataset(cfg.n_walks, seed=0)
     paths = graph_study.dt_paths(cfg, data, data_home / "runs")
     assert len(paths) == cfg.eval_episodes and (paths["shortest"] >= 1).all()

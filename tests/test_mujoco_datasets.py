@@ -81,13 +81,14 @@ def test_build_writes_five_kinds_with_metadata_and_reuses_them(policies):
 def test_missing_policy_and_bad_parameters_are_clear(policies):
     with pytest.raises(DatasetError, match="no committed behaviour policy for walker2d"):
         gm.build_datasets(gm.MujocoDataConfig(envs=("walker2d",), kinds=("medium",), n_steps=100))
-    with pytest.raises(ParameterError, match="envs='ant'"):
+    with pytest.raises(ParameterError, match=r"envs=\('ant',\): 'ant' is not allowed"):
         gm.MujocoDataConfig(envs=("ant",))
     with pytest.raises(ParameterError, match="n_steps=0"):
-        gm.config_from_params("small", ["hopper"], ["medium"], 0, 0, 0, "committed", 10)
+        gm.MujocoDataConfig(profile="small", envs=["hopper"], kinds=["medium"], n_steps=0)
     with pytest.raises(ParameterError, match="profile='huge'"):
-        gm.config_from_params("huge", ["hopper"], ["medium"], 10, 0, 0, "committed", 10)
-    assert gm.config_from_params("paper", ["hopper"], ["medium"], 10, 0, 0, "train", 10).namespace == "dtlib"
+        gm.MujocoDataConfig(profile="huge", envs=["hopper"], kinds=["medium"])
+    assert gm.MujocoDataConfig(profile="paper", envs=["hopper"]).dataset_id("hopper", "medium") == "dtlib/hopper/medium-v0"
+    assert gm.MujocoDataConfig(profile="smoke").dataset_id("hopper", "medium") == "dtlib-smoke/hopper/medium-v0"
 
 
 def test_sac_run_snapshots_medium_replay_and_expert_and_resumes(tmp_path):
@@ -156,7 +157,7 @@ def test_dataset_deviations_give_each_medium_snapshot_its_share_of_the_expert():
          "note": ""},
         {"env": "walker2d", "role": "expert", "training_steps": 370_000, "eval_normalized": 93.5, "net_arch": "256x256",
          "note": ""}])
-    items = gm.deviations(gm.config_from_params("small", ["walker2d"], ["medium"], 10, 0, 0, "committed", 10),
+    items = gm.deviations(gm.MujocoDataConfig(envs=["walker2d"], kinds=["medium"], n_steps=10, train_steps=10),
                           pd.DataFrame(), policies)
     medium = [d for d in items if d.startswith("walker2d: the medium snapshot")]
     assert len(medium) == 1 and "36.1" in medium[0] and "(39% of the expert's; D4RL: ~1/3)" in medium[0]

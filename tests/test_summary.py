@@ -3,12 +3,15 @@
 The rules themselves are tested in test_claims.py."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from dtlib import claims as claims_mod
 from dtlib import report, summary
+from dtlib.profiles import profiles_dir
 from dtlib.validate import ParameterError
 
 PROFILE = "smoke"
@@ -16,20 +19,21 @@ PROFILE = "smoke"
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
+    shutil.copytree(profiles_dir(), tmp_path / "profiles")  # SummaryConfig checks its profile against profiles/
     monkeypatch.setenv("DTLIB_HOME", str(tmp_path))
     return tmp_path
 
 
 @pytest.fixture
 def cfg():
-    return summary.check_params(PROFILE, 300, 5.0)
+    return summary.SummaryConfig(PROFILE, 300, 5.0)
 
 
 def test_check_params_names_the_bad_one():
     with pytest.raises(ParameterError, match="bootstrap_reps"):
-        summary.check_params("small", 0, 5.0)
+        summary.SummaryConfig("small", 0, 5.0)
     with pytest.raises(ParameterError, match="profile"):
-        summary.check_params("huge", 10, 5.0)
+        summary.SummaryConfig("huge", 10, 5.0)
 
 
 def test_without_tables_everything_is_not_run_and_nothing_fails(home, cfg):

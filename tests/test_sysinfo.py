@@ -6,14 +6,14 @@ from dtlib import sysinfo
 from dtlib.validate import ParameterError
 
 
-def test_check_params():
-    assert sysinfo.check_params("smoke", 0, 10).name == "smoke"
+def test_environment_params_are_checked():
+    assert sysinfo.EnvironmentParams(profile="smoke", seed=0, env_steps=10).profile == "smoke"
     with pytest.raises(ParameterError, match="profile='x'.*choose one of"):
-        sysinfo.check_params("x", 0, 10)
+        sysinfo.EnvironmentParams(profile="x", seed=0, env_steps=10)
     with pytest.raises(ParameterError, match="env_steps=-5"):
-        sysinfo.check_params("small", 0, -5)
+        sysinfo.EnvironmentParams(profile="small", seed=0, env_steps=-5)
     with pytest.raises(ParameterError, match="seed=1.5"):
-        sysinfo.check_params("small", 1.5, 10)
+        sysinfo.EnvironmentParams(profile="small", seed=1.5, env_steps=10)
 
 
 def test_versions_and_device():

@@ -29,7 +29,8 @@ from dtlib.data.episodes import DatasetError, EpisodeDataset
 from dtlib.data.minari_io import load_minari, read_dtlib_metadata, write_minari
 from dtlib.paths import git_commit
 from dtlib.specs import get_env_spec
-from dtlib.validate import ParameterError, check_choice, check_list, check_positive
+from dtlib.profiles import check_profile
+from dtlib.validate import ParameterError, check_choice, check_fields, check_int, check_items
 
 KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")  # D4RL's names
 MUJOCO_ENVS = ("hopper", "halfcheetah", "walker2d")
@@ -45,8 +46,10 @@ D4RL_TARGETS: dict[str, str] = {"random": "~0 (defines 0)", "medium": "30-65 (po
 
 @dataclass(frozen=True)
 class MujocoDataConfig:
-    """Which datasets to build and how big. Defaults: the `small` profile."""
+    """Which datasets to build and how big: the datasets notebook's parameters, built by keyword and checked
+    before any work (`__post_init__`). Defaults: the `small` profile."""
 
+    profile: str = "small"  # a profile in profiles/; names the Minari namespace of the ids
     envs: tuple[str, ...] = MUJOCO_ENVS  # dtlib env names
     kinds: tuple[str, ...] = KINDS  # D4RL dataset kinds; medium-expert needs medium and expert
     n_steps: int = 100_000  # transitions of each rollout set (random, medium, expert) [D4RL: 1,000,000]
@@ -54,24 +57,26 @@ class MujocoDataConfig:
     seed: int = 0  # rollout seed (env resets and action sampling); behaviour policies have their own
     policies: str = "committed"  # "committed": behaviour/<env>/ checkpoints; "train": retrain SAC from scratch
     train_steps: int = 1_000_000  # SAC env steps when policies == "train" [D4RL: ~1M+]
-    namespace: str = "dtlib-small"  # Minari namespace of the ids: <namespace>/<env>/<kind>-v0
+    namespace: str = ""  # Minari namespace of the ids <namespace>/<env>/<kind>-v0; '' = the profile's
 
     def __post_init__(self) -> None:
-        check_list("envs", list(self.envs), lambda n, v: check_choice(n, v, MUJOCO_ENVS))
-        check_list("kinds", list(self.kinds), lambda n, v: check_choice(n, v, KINDS))
-        check_positive("n_steps", self.n_steps, integer=True)
-        check_positive("train_steps", self.train_steps, integer=True)
-        if isinstance(self.replay_steps, bool) or not isinstance(self.replay_steps, int) or self.replay_steps < 0:
-            raise ParameterError(f"replay_steps={self.replay_steps!r} must be an integer >= 0")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ParameterError(f"seed={self.seed!r} must be a non-negative integer")
+        check_profile(self.profile)
+        check_items("envs", self.envs, MUJOCO_ENVS)
+        check_items("kinds", self.kinds, KINDS)
+        check_int("n_steps", self.n_steps, 1)
+        check_int("train_steps", self.train_steps, 1)
+        check_int("replay_steps", self.replay_steps, 0)
+        check_int("seed", self.seed, 0)
         check_choice("policies", self.policies, POLICY_SOURCES)
-        if not isinstance(self.namespace, str) or not self.namespace.replace("-", "").replace("_", "").isalnum():
-            raise ParameterError(f"namespace={self.namespace!r} must be letters, digits, '-' or '_'")
+        if not isinstance(self.namespace, str) or (self.namespace and not self.namespace.replace(
+                "-", "").replace("_", "").isalnum()):
+            raise ParameterError(f"namespace={self.namespace!r} must be '' (the profile's) or letters, digits, "
+                                 "'-' or '_'")
+        check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
 
     def dataset_id(self, env: str, kind: str) -> str:
         """The Minari id of one dataset."""
-        return f"{self.namespace}/{env}/{kind}-v0"
+        return f"{self.namespace or profile_namespace(self.profile)}/{env}/{kind}-v0"
 
     def settings(self, env: str, kind: str) -> dict[str, Any]:
         """The settings that determine a dataset's content (stored with it; a mismatch regenerates it)."""
@@ -97,15 +102,6 @@ def policy_digest(env: str, kind: str) -> str | None:
 def profile_namespace(profile: str) -> str:
     """Minari namespace of a profile's generated datasets: `dtlib` for paper, `dtlib-<profile>` otherwise."""
     return "dtlib" if profile == "paper" else f"dtlib-{profile}"
-
-
-def config_from_params(profile: str, envs: list[str], kinds: list[str], n_steps: int, replay_steps: int,
-                       seed: int, policies: str, train_steps: int) -> MujocoDataConfig:
-    """The notebook's parameters as a config; ParameterError names the first bad one."""
-    check_choice("profile", profile, ["smoke", "small", "paper"])
-    namespace = profile_namespace(profile)
-    return MujocoDataConfig(tuple(check_list("envs", envs)), tuple(check_list("kinds", kinds)), n_steps,
-                            replay_steps, seed, policies, train_steps, namespace)
 
 
 # ----------------------------------------------------------------------------- rollouts
