@@ -20,6 +20,7 @@ import base64
 import hashlib
 import html
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,8 +29,9 @@ from typing import Any, Callable, Sequence
 
 # Headless offscreen MuJoCo: EGL on Mesa (llvmpipe); set before gymnasium creates a render context. One
 # llvmpipe thread: faster than several on a loaded 2-core machine (measured).
-os.environ.setdefault("MUJOCO_GL", "egl")
-if os.environ["MUJOCO_GL"] in ("egl", "osmesa"):
+if sys.platform.startswith("linux"):  # macOS and Windows pick their own backend (cgl, wgl via glfw)
+    os.environ.setdefault("MUJOCO_GL", "egl")
+if os.environ.get("MUJOCO_GL") in ("egl", "osmesa"):
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 os.environ.setdefault("LP_NUM_THREADS", "1")
 
