@@ -15,6 +15,7 @@ its return-to-go curve still run; the clips are replaced by a note saying why.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,34 @@ import pandas as pd
 
 from dtlib import io, render
 from dtlib.paths import runs_dir
-from dtlib.validate import ParameterError, check_choice
+from dtlib.profiles import check_profile
+from dtlib.validate import ParameterError, check_choice, check_fields, check_int, check_range
 
 RUN_COLUMNS = ["env", "dataset", "seed", "context_len", "reward_mode", "run"]
+GYM_ENVS = ("hopper", "halfcheetah", "walker2d")  # as dtlib.gym_study (not imported: it pulls in the training stack)
+GYM_DATASETS = ("medium", "medium-replay", "medium-expert")
+
+
+@dataclass(frozen=True)
+class ExploreParams:
+    """The explore notebook's parameters, built by keyword and checked before any work (`__post_init__`); whether
+    a finished run matches them is `pick_run`'s check, which lists the runs that exist."""
+
+    profile: str  # a profile in profiles/: smoke | small | paper
+    env: str  # a Gym env with finished DT runs: hopper, halfcheetah, walker2d
+    dataset: str  # the dataset the DT was trained on
+    seed: int  # the run's training seed
+    target: float  # the target return the DT is conditioned on
+    episode: int  # which seeded evaluation episode
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        check_choice("env", self.env, GYM_ENVS)
+        check_choice("dataset", self.dataset, GYM_DATASETS)
+        check_int("seed", self.seed, 0, 2**31 - 1)
+        check_range("target", self.target, -1e6, 1e6)
+        check_int("episode", self.episode, 0)
+        check_fields(self)
 
 
 def trained_runs(profile: str) -> pd.DataFrame:

@@ -46,7 +46,7 @@ NOTEBOOK_PARAMS = {"environment": "dtlib.sysinfo:EnvironmentParams",
                    "mujoco_datasets": "dtlib.data.generate_mujoco:MujocoDataConfig",
                    "gym": "dtlib.gym_study:GymStudy", "keydoor": "dtlib.keydoor_study:KeyDoorStudy",
                    "graph": "dtlib.graph_study:GraphStudy", "atari": "dtlib.atari_study:AtariStudy",
-                   "summary": "dtlib.summary:SummaryConfig"}
+                   "explore": "dtlib.explore:ExploreParams", "summary": "dtlib.summary:SummaryConfig"}
 
 
 def params_class(notebook_key: str) -> type | None:

@@ -1,4 +1,4 @@
-"""Every notebook's parameters: one frozen dataclass built by keyword, strict types, bad values refused before any work."""
+"""Every notebook's parameters: one frozen dataclass built by keyword, strict types, bad values refused up front."""
 from __future__ import annotations
 
 import ast

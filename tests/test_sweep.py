@@ -51,7 +51,7 @@ def test_in_process_and_local_cluster_give_identical_tables(tmp_path):
 def test_a_worker_killed_mid_run_resumes_and_ends_identical(tmp_path, cluster):
     from distributed import Client
 
-    job = graph_job(0, steps=120)
+    job = graph_job(0, steps=60)
     expected = run_sweep([job], tmp_path / "reference", workers=1, progress=False)
     root = tmp_path / "runs"
     box: dict = {}
@@ -59,14 +59,15 @@ def test_a_worker_killed_mid_run_resumes_and_ends_identical(tmp_path, cluster):
         [job], root, scheduler=cluster.scheduler_address, progress=False)))
     thread.start()
     with Client(cluster.scheduler_address) as client:
-        deadline = time.time() + 60
+        deadline = time.time() + 300
         while not list(root.glob(f"{job.name}-*/checkpoint.pt")) and time.time() < deadline:
             time.sleep(0.05)
         busy = [w for w, keys in client.processing().items() if any(str(k).startswith(job.name) for k in keys)]
         assert busy and not list(root.glob(f"{job.name}-*/summary.json")), "the run must be mid-way when killed"
         pid = client.run(os.getpid, workers=busy)[busy[0]]
         os.kill(pid, signal.SIGKILL)
-    thread.join(timeout=120)
+    thread.join(timeout=600)
+    assert not thread.is_alive(), "the grid did not complete after its worker was killed"
     result = box["result"]
     assert result.runs["status"].tolist() == ["done"]
     log = (root / "logs" / f"{job.name}.log").read_text()
@@ -81,7 +82,8 @@ def test_a_failing_run_does_not_stop_the_grid_and_a_rerun_redoes_only_it(tmp_pat
     result = run_sweep(jobs, tmp_path, scheduler=cluster.scheduler_address, progress=False, raise_on_failure=False)
     assert result.runs["status"].tolist() == ["done", "failed", "done"]
     bad = result.failed.iloc[0]
-    assert "TypeError" in bad["error"] and "no_such_argument" in (tmp_path / "logs" / f"{bad['name']}.log").read_text()
+    assert "no_such_argument" in bad["error"]
+    assert "Traceback" in (tmp_path / "logs" / f"{bad['name']}.log").read_text()  # the log holds the traceback
     line = [l for l in capsys.readouterr().err.splitlines() if l.startswith("FAILED")]
     assert len(line) == 1 and "seed=1" in line[0] and bad["log"] in line[0]  # its config and log, in one line
     assert set(result.evals["seed"]) == {0, 2}
