@@ -400,8 +400,13 @@ def load_snapshot(path: str | Path, n_actions: int, hidden: int = 256,
     return net.eval()
 
 
-def export(env: str, steps: list[int], seed: int = 0, episodes: int = 10, out: Path | None = None) -> Path:
-    """Copy the chosen snapshots into behaviour/atari/<env>/ with their 10-episode evaluations and the curve."""
+def export(env: str, steps: list[int], seed: int = 0, episodes: int = 10, out: Path | None = None,
+           shares: list[float] | None = None, note: str = "") -> Path:
+    """Copy the chosen snapshots into behaviour/atari/<env>/ with fresh evaluations, the curve and their shares
+    of the regenerated dataset (`dtlib.data.atari_replay`; default equal)."""
+    shares = list(shares) if shares else [1.0 / len(steps)] * len(steps)
+    if len(shares) != len(steps) or abs(sum(shares) - 1) > 1e-6 or min(shares) < 0:
+        raise ParameterError(f"shares={shares}: one non-negative share per snapshot ({len(steps)}), summing to 1")
     import pandas as pd
 
     src = run_dir(env, seed)
@@ -418,7 +423,8 @@ def export(env: str, steps: list[int], seed: int = 0, episodes: int = 10, out: P
         rets = evaluate(net, env, episodes, seed=10_000 + s, epsilon=cfg.eval_epsilon, sticky=cfg.sticky_actions)
         name = f"step_{s:08d}"
         io.torch_save(dest / f"{name}.pt", {k: v.half() for k, v in net.state_dict().items()})
-        rows.append({"snapshot": name, "agent_steps": s, "eval_return_mean": float(rets.mean()),
+        rows.append({"snapshot": name, "agent_steps": s, "share": shares[len(rows)],
+                     "eval_return_mean": float(rets.mean()),
                      "eval_return_std": float(rets.std()), "eval_episodes": episodes,
                      "eval_returns": " ".join(f"{r:g}" for r in rets)})
         print(f"{name}: {rets.mean():+.1f} ± {rets.std():.1f}")
@@ -429,6 +435,7 @@ def export(env: str, steps: list[int], seed: int = 0, episodes: int = 10, out: P
     ck = torch.load(src / "checkpoint.pt", weights_only=False)["progress"]
     io.write_json(dest / "config.json", {"config": dataclasses.asdict(cfg), "n_actions": n_actions,
                                          "trained_steps": ck["step"], "train_seconds": round(ck["seconds"]),
+                                         "note": note,
                                          "git_commit": git_commit(), "torch": torch.__version__})
     return dest
 
@@ -448,6 +455,8 @@ def main(argv: list[str] | None = None) -> None:
     ex.add_argument("--steps", type=int, nargs="+", required=True)
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--episodes", type=int, default=10)
+    ex.add_argument("--shares", type=float, nargs="+", default=None, help="share of the dataset per snapshot")
+    ex.add_argument("--note", default="", help="a line for config.json (e.g. why training stopped)")
     args = ap.parse_args(argv)
     if args.cmd == "train":
         from datetime import datetime
@@ -457,7 +466,7 @@ def main(argv: list[str] | None = None) -> None:
                     Path(args.out) if args.out else None, deadline=deadline)
         print(json.dumps({"out": str(out)}))
     else:
-        export(args.env, args.steps, args.seed, args.episodes)
+        export(args.env, args.steps, args.seed, args.episodes, shares=args.shares, note=args.note)
 
 
 if __name__ == "__main__":

@@ -128,3 +128,34 @@ def test_agent_acts_greedily_at_epsilon_zero():
     with torch.no_grad():
         best = int(ag.online(torch.as_tensor(obs[None])).argmax())
     assert ag.act(obs, 0.0) == best
+
+
+def test_export_copies_snapshots_with_evaluations_and_shares(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from dtlib import atari_behaviour as ab
+    from dtlib import io
+
+    run = tmp_path / "run"
+    (run / "snapshots").mkdir(parents=True)
+    io.write_json(run / "config.json", dataclasses.asdict(TINY))
+    for s in (100, 200):
+        net = DuelingQNet(6, TINY.hidden, TINY.channels)
+        io.torch_save(run / "snapshots" / f"step_{s:08d}.pt", {k: v.half() for k, v in net.state_dict().items()})
+    io.torch_save(run / "checkpoint.pt", {"progress": {"step": 250, "seconds": 12.0}})
+    (run / "curve.csv").write_text("step,return_mean\n100,-21\n")
+    monkeypatch.setattr(ab, "run_dir", lambda env, seed: run)
+    monkeypatch.setattr(ab, "evaluate", lambda net, env, episodes, seed, **kw: np.full(episodes, -20.0 + seed % 2))
+    with pytest.raises(ParameterError, match="shares"):
+        ab.export("pong", [100, 200], episodes=3, out=tmp_path / "out", shares=[0.5, 0.6])
+    with pytest.raises(ParameterError, match="no snapshot at step 300"):
+        ab.export("pong", [300], episodes=3, out=tmp_path / "out")
+    dest = ab.export("pong", [100, 200], episodes=3, out=tmp_path / "out", shares=[0.25, 0.75], note="interim")
+    table = pd.read_csv(dest / "snapshots.csv")
+    assert list(table["share"]) == [0.25, 0.75] and list(table["eval_episodes"]) == [3, 3]
+    info = io.read_json(dest / "config.json")
+    assert info["trained_steps"] == 250 and info["note"] == "interim" and info["n_actions"] == 6
+    net = ab.load_snapshot(dest / "step_00000100.pt", 6, TINY.hidden, TINY.channels)
+    src = torch.load(run / "snapshots" / "step_00000100.pt", weights_only=True)
+    assert all(torch.equal(v.half(), src[k]) for k, v in net.state_dict().items())
+    assert (dest / "curve.csv").read_text() == "step,return_mean\n100,-21\n"
