@@ -199,6 +199,10 @@ def _execute(job: Job, runs_root: str) -> dict:
         print(f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {job.name} on {os.uname().nodename} pid {os.getpid()}, "
               f"{threads or saved_threads} torch threads", flush=True)
         try:
+            for ckpt in Path(runs_root).glob(f"{job.name}-{'?' * 8}/checkpoint.pt"):  # a run cut short before
+                if not (ckpt.parent / "summary.json").exists():
+                    step = torch.load(ckpt, weights_only=True, map_location="cpu")["step"]
+                    print(f"resuming {ckpt.parent.name} from its checkpoint at step {step}", flush=True)
             if threads:
                 torch.set_num_threads(threads)
             run_dir = run(job.run, job.data.load(), runs_root, job.eval, progress=False,

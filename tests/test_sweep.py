@@ -2,6 +2,7 @@
 on 2 workers, a worker killed mid-run, a failing run that does not stop the grid, and the settings' checks."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -9,6 +10,7 @@ import time
 
 import pandas as pd
 import pytest
+import torch
 
 from dtlib import sweep
 from dtlib.data.generate import generate_graph_dataset
@@ -41,6 +43,11 @@ def test_in_process_and_local_cluster_give_identical_tables(tmp_path):
     assert len(one.evals) == 2 * 3 and (one.runs["status"] == "done").all() and not one.runs["reused"].any()
     pd.testing.assert_frame_equal(one.evals[COLUMNS], two.evals[COLUMNS])
     assert one.runs["final_loss"].tolist() == two.runs["final_loss"].tolist()
+    pids = {line.split(" pid ")[1].split(",")[0] for log in (tmp_path / "two" / "logs").glob("*.log")
+            for line in log.read_text().splitlines() if " pid " in line}
+    assert pids and str(os.getpid()) not in pids  # trained in the cluster's worker processes, not here
+    runtime = json.loads((tmp_path / "one" / one.runs["run"][0] / "config.json").read_text())["runtime"]
+    assert runtime["device"] == ("cuda" if torch.cuda.is_available() else "cpu") and runtime["torch_threads"] == 1
     again = run_sweep(jobs, tmp_path / "two", workers=1, progress=False)  # finished runs are reused, not retrained
     assert again.runs["reused"].all()
     pd.testing.assert_frame_equal(two.evals, again.evals)
@@ -72,6 +79,8 @@ def test_a_worker_killed_mid_run_resumes_and_ends_identical(tmp_path, cluster):
     assert result.runs["status"].tolist() == ["done"]
     log = (root / "logs" / f"{job.name}.log").read_text()
     assert log.count(f"] {job.name} on ") == 2  # started, killed, started again on a live worker
+    resumed = [line for line in log.splitlines() if line.startswith("resuming ")]
+    assert len(resumed) == 1 and int(resumed[0].split()[-1]) > 0  # from its checkpoint, not from step 0
     pd.testing.assert_frame_equal(expected.evals[COLUMNS], result.evals[COLUMNS])
     assert expected.runs["final_loss"].tolist() == result.runs["final_loss"].tolist()
 
