@@ -37,11 +37,11 @@ OP_CLASSES: dict[str, tuple[str, ...]] = {
     "activations": ("relu", "clamp_min", "threshold", "gelu", "tanh", "sigmoid"),  # relu runs as clamp_min
     "optimizer": ("adamw", "adam", "_foreach_add", "_foreach_lerp", "_foreach_mul", "_foreach_addcmul",
                   "_foreach_sqrt", "_foreach_div"),
-    "grad clip": ("_foreach_norm", "linalg_vector_norm", "clamp", "aten::stack", "_foreach_mul_"),
+    "grad clip": ("_foreach_norm", "linalg_vector_norm", "clamp", "_foreach_mul_"),
     "embedding": ("embedding",),
     "loss / masking": ("mse_loss", "cross_entropy", "nll_loss", "index", "nonzero", "masked"),
     "allocation / copies": ("empty", "zeros", "ones", "copy_", "clone", "contiguous", "fill_", "zero_", "resize_",
-                            "to_copy", "aten::to", "cat", "repeat_interleave", "tril", "eye", "expand",
+                            "to_copy", "aten::to", "cat", "stack", "repeat_interleave", "tril", "eye", "expand",
                             "as_strided", "view", "reshape", "permute", "transpose", "unsqueeze", "squeeze",
                             "select", "slice", "detach", "t", "_unsafe_view", "alias"),
     "elementwise": ("add", "mul", "sub", "div", "sum", "mean", "pow", "sqrt", "neg", "where", "bitwise", "logical",
@@ -50,11 +50,18 @@ OP_CLASSES: dict[str, tuple[str, ...]] = {
 }
 
 
-def op_class(name: str) -> str:
+def _matches(name: str, key: str) -> bool:
+    """A key of 5+ characters matches anywhere in the op's name; a shorter one ('t', 'add', 'mul') only the whole
+    name or its in-place / out variant ('add_'), so 'aten::cat' is not a 't' and 'aten::sum' not a 'sub'."""
+    key = key.lower().removeprefix("aten::")
+    return name == key or name.startswith(key + "_") or (len(key) >= 5 and key in name)
+
+
+def op_class(op: str) -> str:
     """The class an aten op's self time counts towards."""
-    low = name.lower()
+    name = op.lower().split("::")[-1]
     for cls, keys in OP_CLASSES.items():
-        if any(k.lower() in low for k in keys):
+        if any(_matches(name, k) for k in keys):
             return cls
     return "other ops"
 
@@ -88,7 +95,7 @@ def profile_step(threads: int, steps: int, warmup: int, precision: str, dropout_
             "wall_ms_per_step": wall_ms,
             "classes": dict(sorted(per_class.items(), key=lambda kv: -kv[1])),
             "matmul_share": (per_class.get("matmul", 0.0) + per_class.get("attention kernel", 0.0)) / wall_ms,
-            "top_ops": ops[:25], "load_avg": list(os.getloadavg()), "machine": bench.machine()}
+            "top_ops": ops, "load_avg": list(os.getloadavg()), "machine": bench.machine()}
 
 
 def format_profile(rep: dict) -> str:

@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm  # text bars: no ipywidgets needed, and they read in the HTML reports
 
 from dtlib import io
+from dtlib.compute import PRECISION_CHOICES, resolve_precision
 from dtlib.data.windows import to_torch
 from dtlib.results import RunDir
 from dtlib.seeding import rng_state, seed_everything, set_rng_state
@@ -51,13 +52,18 @@ class TrainConfig:
     eval_every: int = 0  # steps between evaluations; 0 = only at the end
     seed: int = 0  # seeds torch/numpy/python and the batch sampler
     device: str = "auto"  # 'auto' (CUDA when present), 'cpu' or 'cuda'
-    # 'bf16': autocast the forward pass and loss to bfloat16 (opt-in; weights, gradients and AdamW stay
-    # fp32). ~1.5x less CPU per DT step on AMX CPUs (README, Speed); the paper's runs were fp32.
+    # 'bf16': autocast the forward pass and loss to bfloat16 (weights, gradients and AdamW stay fp32): 1.5-2.4x
+    # per DT step on CPUs with a bf16 matmul unit, ~8x slower on AVX2-only CPUs (docs/speed.md); the paper's
+    # runs were fp32. 'auto' is resolved when the config is built (dtlib.compute.resolve_precision: bf16 only
+    # with such a unit), so a config, and the run's identity, always holds the precision it really trains in.
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
         check_positive("steps", self.steps, integer=True)
-        check_choice("precision", self.precision, ["fp32", "bf16"])
+        check_choice("precision", self.precision, PRECISION_CHOICES)
+        check_choice("device", self.device, ["auto", "cpu", "cuda"])
+        if self.precision == "auto":  # an alias resolved once, here: the recorded value is fp32 or bf16
+            object.__setattr__(self, "precision", resolve_precision("auto", self.device))
         check_positive("batch_size", self.batch_size, integer=True)
         check_positive("lr", self.lr)
         check_range("weight_decay", self.weight_decay, 0.0, 10.0)
@@ -67,7 +73,6 @@ class TrainConfig:
         check_positive("log_every", self.log_every, integer=True)
         check_positive("checkpoint_every", self.checkpoint_every, integer=True)
         check_range("eval_every", self.eval_every, 0, 10**9)
-        check_choice("device", self.device, ["auto", "cpu", "cuda"])
 
     @property
     def torch_device(self) -> torch.device:

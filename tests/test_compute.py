@@ -78,3 +78,16 @@ def test_fast_path_repeats_exactly_with_the_same_seed():
     (l1, w1), (l2, w2), (l3, _) = trained(0), trained(0), trained(1)
     assert l1 == l2 and all(torch.equal(a, b) for a, b in zip(w1, w2))
     assert l1 != l3
+
+
+def test_auto_precision_is_resolved_in_the_configs_so_the_run_records_what_it_trains_in():
+    from dtlib.baselines.cql import CQLConfig
+    from dtlib.results import config_dict
+
+    train = TrainConfig(precision="auto", device="cpu")
+    cql = CQLConfig(obs_shape=(3,), act_dim=1, precision="auto")
+    assert train.precision == cql.precision == compute.resolve_precision("auto") != "auto"
+    assert config_dict(train)["TrainConfig"]["precision"] == train.precision
+    assert TrainConfig(precision="bf16").precision == "bf16" and TrainConfig().precision == "fp32"
+    with pytest.raises(ParameterError, match="precision"):
+        TrainConfig(precision="half")
