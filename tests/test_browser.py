@@ -82,6 +82,16 @@ def test_reports_render_in_chromium():
     index = (root / "index.html").read_text()
     assert index.index('id="summary"') < index.index("<h2>Notebook reports</h2>")  # the summary leads
     assert pages[0].images >= 1 and (root / browser.SCREENSHOT).stat().st_size > 10_000
+    from dtlib import render
+
+    by_name = {r.path.name: r for r in pages}  # the clips are there, not silently skipped (each was checked above)
+    drawn = {"30_keydoor.html": (1, 0), "31_graph.html": (1, 0)}  # drawn from traces: no GL needed
+    if render.gl_problem() is None:
+        drawn.update({"20_gym.html": (2, 1), "50_explore.html": (2, 1)})
+    for name, (videos, sliders) in drawn.items():
+        if name in by_name:
+            assert by_name[name].videos >= videos and by_name[name].sliders >= sliders, \
+                f"{name}: {by_name[name].videos} videos, {by_name[name].sliders} sliders"
 
 
 def test_checker_plays_videos_and_moves_sliders(tmp_path):
