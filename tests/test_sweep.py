@@ -118,3 +118,19 @@ def test_settings_come_from_the_environment_and_are_checked(monkeypatch):
         sweep.settings("small", workers=1.5)
     with pytest.raises(ParameterError, match="unique"):
         run_sweep([graph_job(0), graph_job(0)], "/nonexistent", workers=1)
+
+
+def test_a_profile_sets_workers_for_every_grid(tmp_path, monkeypatch):
+    from dtlib.profiles import load_profile
+
+    monkeypatch.setenv("DTLIB_HOME", str(tmp_path))
+    monkeypatch.delenv(sweep.WORKERS_ENV, raising=False)
+    monkeypatch.delenv(sweep.SCHEDULER_ENV, raising=False)
+    (tmp_path / "profiles").mkdir()
+    for name, workers in (("four", "4"), ("none", None), ("bad", "-1"), ("word", "two")):
+        text = "description: x\nbudget_minutes: 1\n" + (f"workers: {workers}\n" if workers else "") + "notebooks: {}\n"
+        (tmp_path / "profiles" / f"{name}.yaml").write_text(text)
+    assert sweep.settings("four") == (4, "") and load_profile("none").workers == 1  # left out: in-process
+    for name in ("bad", "word"):
+        with pytest.raises(ParameterError, match="workers="):
+            load_profile(name)
