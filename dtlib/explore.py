@@ -199,10 +199,12 @@ def widgets(profile: str, runs: pd.DataFrame) -> Any:
 
     def on_env(*_: Any) -> None:
         dataset.options = sorted(set(runs.loc[runs["env"] == env.value, "dataset"]))
+        dataset.value = dataset.options[0] if dataset.options else None  # a new list selects nothing by itself
 
     def on_dataset(*_: Any) -> None:
         part = runs[(runs["env"] == env.value) & (runs["dataset"] == dataset.value)]
         run.options = list(part["run"])
+        run.value = run.options[0] if run.options else None
         if len(part):
             target.max = 1.5 * float(slider_targets(profile, part["run"].iloc[0], 2)[-1])
 

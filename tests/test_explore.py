@@ -127,3 +127,17 @@ def test_report_pages_load_no_widget_script_from_a_cdn(tmp_path):
     pipeline.render_html(src, page)
     html = page.read_text()
     assert "<script src=\"http" not in html and "jsdelivr" not in html and "unpkg" not in html
+
+
+@pytest.mark.skipif(NO_GL is not None, reason=f"no GL here: {NO_GL}")
+def test_widgets_drive_a_rollout(runs_home):
+    runs = explore.trained_runs("smoke")
+    ui = explore.widgets("smoke", runs)
+    env, dataset = ui.children[0].children
+    run, (target, episode, button) = ui.children[1], ui.children[2].children
+    assert (env.value, dataset.value, run.value) == ("hopper", "medium-replay", runs["run"].iloc[0])
+    target.value, episode.value = 700.0, 2
+    cached = list((runs_home / "runs" / "smoke" / run.value).glob("rollouts/700-s2-*.npz"))
+    assert not cached
+    button.click()  # what pressing "run" does: one rollout at (run, 700, episode 2), cached in the run folder
+    assert len(list((runs_home / "runs" / "smoke" / run.value).glob("rollouts/700-s2-*.npz"))) == 1
