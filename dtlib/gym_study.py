@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from dtlib import paper
+from dtlib.compute import PRECISION_CHOICES, resolve_precision
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.evaluate import EvalConfig, evaluate
 from dtlib.experiment import RunConfig, build_model, run
@@ -62,8 +63,12 @@ class GymStudy:
     figure4_points: int  # targets per medium-replay DT in the Figure 4 sweep
     dataset_template: str  # '' = our generated datasets; else e.g. '~/d4rl/{env}_{dataset}-v2.hdf5'
     threads: int  # torch CPU threads per run (0: the cores shared among the sweep's workers, dtlib.sweep)
-    cql_precision: str = "fp32"  # CQL forward passes: 'fp32' or 'bf16' (autocast; ~2.4x faster on AMX CPUs)
+    # CQL forward passes: 'fp32', 'bf16' (autocast: ~2.4x faster with AMX, ~8x slower on AVX2-only CPUs) or 'auto'
+    # (bf16 only where the CPU multiplies bf16 in hardware, dtlib.compute); runs record the resolved value
+    cql_precision: str = "fp32"
     delayed_datasets: tuple[str, ...] = ()  # datasets of the delayed-reward runs (empty: every dataset)
+    precision: str = "fp32"  # DT and BC training: 'fp32', 'bf16' or 'auto', as cql_precision (docs/speed.md)
+    dropout_masks: str = "bernoulli"  # DT and BC dropout: 'bernoulli' (paper) or 'packed' (2x cheaper masks)
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -80,7 +85,9 @@ class GymStudy:
         check_template("dataset_template", self.dataset_template, ("env", "dataset"),
                        "'~/d4rl/{env}_{dataset}-v2.hdf5' or 'mujoco/{env}/{dataset}-v0'")
         check_int("threads", self.threads, 0, 256)
-        check_choice("cql_precision", self.cql_precision, ["fp32", "bf16"])
+        check_choice("cql_precision", self.cql_precision, PRECISION_CHOICES)
+        check_choice("precision", self.precision, PRECISION_CHOICES)
+        check_choice("dropout_masks", self.dropout_masks, ["bernoulli", "packed"])
         check_items("delayed_datasets", self.delayed_datasets, self.datasets, empty=True)
         check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
 
@@ -110,14 +117,18 @@ class GymStudy:
         return grid
 
     def model_overrides(self, run_cfg: RunConfig) -> dict:
-        """Model fields the profile sets: CQL's precision (autocast of its forward passes)."""
-        return {"precision": self.cql_precision} if run_cfg.method == "cql" else {}
+        """Model fields the profile sets: CQL's precision (resolved: no run sees 'auto'), DT/BC dropout masks."""
+        if run_cfg.method == "cql":
+            return {"precision": resolve_precision(self.cql_precision)}
+        return {"dropout_masks": self.dropout_masks} if self.dropout_masks != "bernoulli" else {}
 
     def train_overrides(self, run_cfg: RunConfig) -> dict:
         """Steps (per method) and the batch size; warmup scaled with the step budget (10% of it, at most 10k)."""
         steps = self.steps[run_cfg.method]
         out = {"steps": steps, "eval_every": self.eval_every}
         if run_cfg.method != "cql":
+            if self.precision != "fp32":
+                out["precision"] = resolve_precision(self.precision)
             out.update(batch_size=self.batch_size, warmup_steps=min(10_000, max(1, steps // 10)),
                        checkpoint_every=max(1, min(1_000, steps)), log_every=max(1, min(100, steps // 10)))
         return out

@@ -106,6 +106,25 @@ def test_cql_precision_enters_the_run_config():
         gym_study.GymStudy(**{**PARAMS, "cql_precision": "fp16"})
 
 
+def test_auto_precision_and_packed_masks_reach_the_runs_resolved():
+    """'auto' becomes this machine's precision (bf16 only with a bf16 matmul unit) before any run config is built."""
+    from dtlib.compute import resolve_precision
+
+    study = gym_study.GymStudy(**{**PARAMS, "methods": ["dt", "bc", "cql"], "cql_precision": "auto",
+                                  "precision": "auto", "dropout_masks": "packed"})
+    by_method = {c.method: c for c in study.run_configs()}
+    here = resolve_precision("auto")
+    assert study.model_overrides(by_method["cql"]) == {"precision": here}
+    for method in ("dt", "bc"):
+        assert study.model_overrides(by_method[method]) == {"dropout_masks": "packed"}
+        assert study.train_overrides(by_method[method]).get("precision", "fp32") == here
+    paper = gym_study.GymStudy(**PARAMS)  # defaults: fp32 and Bernoulli masks, no overrides (existing runs keep)
+    assert paper.model_overrides(by_method["dt"]) == {} and "precision" not in paper.train_overrides(by_method["dt"])
+    for bad in ({"precision": "fp16"}, {"dropout_masks": "dense"}):
+        with pytest.raises(ParameterError, match=next(iter(bad))):
+            gym_study.GymStudy(**{**PARAMS, **bad})
+
+
 def _per_run(rows):
     import pandas as pd
 
