@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from dtlib import io
+from dtlib.compute import compute_info
 from dtlib.paths import git_commit
 
 
@@ -67,7 +68,9 @@ class RunDir:
         self.path = Path(root) / f"{name}-{digest}"
         self.path.mkdir(parents=True, exist_ok=True)
         if not self.config_path.exists():
-            io.write_json(self.config_path, {**config, "git_commit": git_commit()})
+            # beside the config, outside its hash: the commit, and the CPU facts its speed and a precision 'auto'
+            # depend on (the bf16 matmul unit; the precision itself is in the config, resolved)
+            io.write_json(self.config_path, {**config, "git_commit": git_commit(), "compute": compute_info()})
 
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":

@@ -85,3 +85,13 @@ def env_throughput(env_id: str, steps: int, seed: int) -> dict:
 def throughput_table(steps: int, seed: int, env_ids: tuple[str, ...] = THROUGHPUT_ENVS) -> pd.DataFrame:
     """`env_throughput` for each environment, one row each."""
     return pd.DataFrame([env_throughput(env_id, steps, seed) for env_id in env_ids])
+
+
+def compute_table() -> pd.DataFrame:
+    """The CPU facts training speed depends on: model, torch's ISA, the bf16 matmul unit and what precision 'auto'
+    resolves to here (dtlib.compute; docs/speed.md)."""
+    from dtlib.compute import compute_info
+
+    info = compute_info()
+    return pd.DataFrame([{"fact": k, "value": ", ".join(v) if isinstance(v, list) else str(v)}
+                         for k, v in info.items()])

@@ -91,3 +91,17 @@ def test_auto_precision_is_resolved_in_the_configs_so_the_run_records_what_it_tr
     assert TrainConfig(precision="bf16").precision == "bf16" and TrainConfig().precision == "fp32"
     with pytest.raises(ParameterError, match="precision"):
         TrainConfig(precision="half")
+
+
+def test_run_folder_and_environment_notebook_show_the_bf16_unit(tmp_path):
+    from dtlib import sysinfo
+    from dtlib.results import RunDir, config_digest
+
+    config = {"TrainConfig": {"precision": compute.resolve_precision("auto")}}
+    run = RunDir(tmp_path, "r", config)
+    written = __import__("json").loads(run.config_path.read_text())
+    assert written["compute"]["bf16_matmul"] == compute.bf16_matmul_unit()
+    assert written["compute"]["auto_precision"] == config["TrainConfig"]["precision"]
+    assert run.path.name.endswith(config_digest(config))  # the machine facts are not part of the hash
+    table = sysinfo.compute_table()
+    assert dict(zip(table["fact"], table["value"]))["bf16_matmul"] == compute.bf16_matmul_unit()
