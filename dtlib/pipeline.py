@@ -62,6 +62,7 @@ class Notebook:
     key: str  # the name profiles and --only use
     purpose: str  # one line, shown in the index
     needs: tuple[str, ...]  # keys of upstream notebooks whose artifacts this one reads
+    params: str = ""  # "module:Class" of its parameters dataclass (metadata dtlib.params); '' for none
 
     @property
     def name(self) -> str:
@@ -84,7 +85,8 @@ def discover(directory: Path | None = None) -> list[Notebook]:
             raise ParameterError(f"{path.name}: notebook files must be named NN_key.ipynb (e.g. 30_keydoor.ipynb)")
         meta = nbformat.read(path, as_version=4).metadata.get("dtlib", {})
         found.append(Notebook(path=path, number=match.group(1), key=match.group(2),
-                              purpose=str(meta.get("purpose", "")), needs=tuple(meta.get("needs", []))))
+                              purpose=str(meta.get("purpose", "")), needs=tuple(meta.get("needs", [])),
+                              params=str(meta.get("params", ""))))
     found.sort(key=lambda nb: (nb.number, nb.key))
     seen: list[str] = []
     for i, nb in enumerate(found):
@@ -135,14 +137,14 @@ def code_digest(package_dir: Path = PACKAGE_DIR) -> str:
 
 def check_profile_params(nb: Notebook, params: dict[str, Any]) -> None:
     """Every parameter a profile passes must exist in the notebook's parameters cell, and the values the notebook
-    will run with must build its parameters dataclass (dtlib.profiles.NOTEBOOK_PARAMS): a bad value in a profile
+    will run with must build its parameters dataclass (its metadata `dtlib.params`): a bad value in a profile
     fails here, before any notebook runs."""
     declared = parameters_cell(nbformat.read(nb.path, as_version=4))
     unknown = sorted(set(params) - set(declared))
     if unknown:
         raise ParameterError(f"profile sets {unknown} for {nb.name}, which has no such parameter; "
                              f"its parameters are {sorted(declared)}")
-    check_notebook_params(nb.key, {**declared, **params})
+    check_notebook_params(nb.params, nb.key, {**declared, **params})
 
 
 def staleness_keys(notebooks: list[Notebook], profile: Profile) -> dict[str, str]:

@@ -40,29 +40,21 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
 
 
-# Each notebook's parameters dataclass ("module:Class"), built by keyword from its parameters cell with the
-# profile's values over it; its __post_init__ checks every value (strict types, allowed values).
-NOTEBOOK_PARAMS = {"environment": "dtlib.sysinfo:EnvironmentParams",
-                   "mujoco_datasets": "dtlib.data.generate_mujoco:MujocoDataConfig",
-                   "gym": "dtlib.gym_study:GymStudy", "keydoor": "dtlib.keydoor_study:KeyDoorStudy",
-                   "graph": "dtlib.graph_study:GraphStudy", "atari": "dtlib.atari_study:AtariStudy",
-                   "explore": "dtlib.explore:ExploreParams", "summary": "dtlib.summary:SummaryConfig"}
-
-
-def params_class(notebook_key: str) -> type | None:
-    """The parameters dataclass of a notebook (None for a notebook without one)."""
+def params_class(spec: str) -> type | None:
+    """The parameters dataclass named by a notebook's metadata `dtlib.params` ("module:Class"); None for ''."""
     import importlib
 
-    if notebook_key not in NOTEBOOK_PARAMS:
+    if not spec:
         return None
-    module, cls = NOTEBOOK_PARAMS[notebook_key].split(":")
+    module, cls = spec.split(":")
     return getattr(importlib.import_module(module), cls)
 
 
-def check_notebook_params(notebook_key: str, values: Mapping[str, Any]) -> Any:
-    """The notebook's parameters dataclass built from `values` (its whole parameters cell, overrides applied),
-    so a profile's bad value fails before any notebook runs; ParameterError names the notebook and the value."""
-    cls = params_class(notebook_key)
+def check_notebook_params(spec: str, notebook_key: str, values: Mapping[str, Any]) -> Any:
+    """The notebook's parameters dataclass (`spec`, from its metadata) built from `values` (its whole parameters
+    cell, overrides applied), so a profile's bad value fails before any notebook runs; ParameterError names the
+    notebook and the value. A notebook without a dataclass (spec '') is not checked here."""
+    cls = params_class(spec)
     if cls is None:
         return None
     names = [f.name for f in dataclasses.fields(cls)]

@@ -10,11 +10,12 @@ import nbformat
 import pytest
 
 from dtlib import gym_study, pipeline, profiles
-from dtlib.profiles import NOTEBOOK_PARAMS, check_notebook_params, load_profile, params_class
+from dtlib.profiles import check_notebook_params, load_profile, params_class
 from dtlib.validate import ParameterError
 
 NOTEBOOKS = pipeline.discover()
-REGISTERED = [nb for nb in NOTEBOOKS if nb.key in NOTEBOOK_PARAMS]
+REGISTERED = [nb for nb in NOTEBOOKS if nb.params]
+BY_KEY = {nb.key: nb for nb in NOTEBOOKS}
 PROFILES = profiles.available_profiles()
 
 
@@ -30,13 +31,13 @@ def build_cell(nb) -> str:
 
 
 def test_every_pipeline_notebook_has_a_parameters_dataclass():
-    missing = [nb.name for nb in NOTEBOOKS if params_class(nb.key) is None]
-    assert not missing, f"{missing}: give each a frozen parameters dataclass in dtlib.profiles.NOTEBOOK_PARAMS"
+    missing = [nb.name for nb in NOTEBOOKS if params_class(nb.params) is None]
+    assert not missing, f"{missing}: give each a frozen parameters dataclass, named in its metadata dtlib.params"
 
 
 @pytest.mark.parametrize("nb", REGISTERED, ids=lambda nb: nb.key)
 def test_each_notebook_builds_its_one_parameters_dataclass_by_keyword(nb):
-    cls = params_class(nb.key)
+    cls = params_class(nb.params)
     assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
     values = cell_values(nb)
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -60,7 +61,7 @@ def test_each_notebook_builds_its_one_parameters_dataclass_by_keyword(nb):
 @pytest.mark.parametrize("nb", REGISTERED, ids=lambda nb: nb.key)
 def test_every_profile_builds_every_notebooks_parameters(nb, profile):
     values = {**cell_values(nb), **load_profile(profile).notebook_params(nb.key)}
-    assert check_notebook_params(nb.key, values).profile == profile
+    assert check_notebook_params(nb.params, nb.key, values).profile == profile
 
 
 def wrong_values(tp) -> list:
@@ -84,15 +85,15 @@ def wrong_values(tp) -> list:
     raise AssertionError(f"no wrong values for {tp}")
 
 
-CASES = [(key, name, bad) for key in NOTEBOOK_PARAMS for name, tp in typing.get_type_hints(params_class(key)).items()
+CASES = [(nb.key, name, bad) for nb in REGISTERED for name, tp in typing.get_type_hints(params_class(nb.params)).items()
          for bad in wrong_values(tp)]
 
 
 @pytest.mark.parametrize("key,name,bad", CASES, ids=[f"{k}.{n}={b!r}" for k, n, b in CASES])
 def test_a_value_of_the_wrong_type_is_refused_in_one_line_naming_it(key, name, bad):
-    nb = next(nb for nb in NOTEBOOKS if nb.key == key)
+    nb = BY_KEY[key]
     with pytest.raises(ParameterError) as e:
-        params_class(key)(**{**cell_values(nb), name: bad})
+        params_class(nb.params)(**{**cell_values(nb), name: bad})
     message = str(e.value)
     assert message.startswith(f"{name}={bad!r}") and "\n" not in message, message
     assert "must be" in message or "not allowed" in message or "choose one of" in message, message
@@ -108,7 +109,7 @@ def test_a_value_of_the_wrong_type_is_refused_in_one_line_naming_it(key, name, b
     ({"delayed": 1}, "delayed=1 must be True or False"), ({"pcts": [True]}, r"pcts=\[True\]"),
 ])
 def test_the_gym_notebooks_bad_values_of_issue_16(bad, match):
-    values = cell_values(next(nb for nb in NOTEBOOKS if nb.key == "gym"))
+    values = cell_values(BY_KEY["gym"])
     with pytest.raises(ParameterError, match=match):
         gym_study.GymStudy(**{**values, **bad})
 
@@ -118,12 +119,13 @@ def test_the_allowed_profiles_are_the_files_in_profiles(tmp_path, monkeypatch):
         shutil.copy(path, tmp_path / path.name)
     shutil.copy(tmp_path / "smoke.yaml", tmp_path / "tiny.yaml")
     monkeypatch.setattr(profiles, "profiles_dir", lambda: tmp_path)
-    values = cell_values(next(nb for nb in NOTEBOOKS if nb.key == "graph"))
-    assert params_class("graph")(**{**values, "profile": "tiny"}).profile == "tiny"
+    graph = params_class(BY_KEY["graph"].params)
+    values = cell_values(BY_KEY["graph"])
+    assert graph(**{**values, "profile": "tiny"}).profile == "tiny"
     (tmp_path / "paper.yaml").unlink()
     with pytest.raises(ParameterError, match=r"profile='paper' is not allowed; choose one of \['small', 'smoke', "
                                              r"'tiny'\]"):
-        params_class("graph")(**{**values, "profile": "paper"})
+        graph(**{**values, "profile": "paper"})
 
 
 def test_a_bad_value_in_a_profile_fails_before_any_notebook_runs(monkeypatch):
@@ -134,5 +136,6 @@ def test_a_bad_value_in_a_profile_fails_before_any_notebook_runs(monkeypatch):
     monkeypatch.setattr(pipeline, "pipeline_kernel", lambda: pytest.fail("started a kernel before the check"))
     with pytest.raises(ParameterError, match=r"keydoor: seeds=\[0, 1.5\]: 1.5 is not allowed"):
         pipeline.run("smoke", echo=lambda *a, **k: None)
+    gym = BY_KEY["gym"]
     with pytest.raises(ParameterError, match=r"gym: parameters \['bogus'\] are not fields of GymStudy"):
-        check_notebook_params("gym", {**cell_values(next(nb for nb in NOTEBOOKS if nb.key == "gym")), "bogus": 1})
+        check_notebook_params(gym.params, "gym", {**cell_values(gym), "bogus": 1})
