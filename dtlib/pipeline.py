@@ -491,18 +491,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="comma-separated notebook keys or numbers, e.g. keydoor,30")
     parser.add_argument("--force", action="store_true", help="re-execute the selected notebooks even if up to date")
     parser.add_argument("--progress", action="store_true", help="show papermill's per-cell progress bar")
-    args = parser.parse_args(argv)
-    try:
-        return run(args.profile, only=args.only, force=args.force, progress=args.progress)
     parser.add_argument("--plan", action="store_true", help="print each notebook's runs, finished runs, steps and "
                         "estimated CPU/GPU-hours (dtlib.plan); runs nothing")
-    except ParameterError as error:
-        print(f"error: {error}", file=sys.stderr)
+    args = parser.parse_args(argv)
+    try:
         if args.plan:
             from dtlib.plan import print_plan
 
             print_plan(args.profile)
             return 0
+        return run(args.profile, only=args.only, force=args.force, progress=args.progress)
+    except ParameterError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
 
 
