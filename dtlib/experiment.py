@@ -58,8 +58,8 @@ class RunConfig:
     def name(self) -> str:
         method = f"{self.method}{int(round(self.pct * 100))}" if self.method == "pct_bc" else self.method
         method += f"+{self.history}" if self.history else ""
-        k = f"-K{self.context_len}" if self.context_len else ""
         method += ("" if self.use_returns else "-noR") + ("+rhead" if self.return_head else "")  # Figure 5's critic
+        k = f"-K{self.context_len}" if self.context_len else ""
         return f"{self.env}-{self.dataset}-{method}{k}-{self.reward_mode}-s{self.seed}"
 
 
