@@ -75,8 +75,17 @@ class AtariStudy:
         check_profile(self.profile)
         check_items("games", self.games, ATARI_GAMES)
         if not isinstance(self.dataset_source, str) or not self.dataset_source:
-            raise ParameterError(f"dataset_source={self.dataset_source!r} must be 'build' or a DQN-replay folder")
-        if self.dataset_source != "build":
+            raise ParameterError(f"dataset_source={self.dataset_source!r} must be 'snapshots', 'build' or a "
+                                 "DQN-replay folder")
+        if self.dataset_source == "snapshots":
+            from dtlib.atari_behaviour import committed_dir
+
+            for g in self.games:
+                if not (committed_dir(g) / "snapshots.csv").exists():
+                    raise ParameterError(f"dataset_source='snapshots': no behaviour snapshots for {g} "
+                                         f"({committed_dir(g)}/snapshots.csv); use 'build' or train and export "
+                                         "them (python -m dtlib.atari_behaviour)")
+        elif self.dataset_source != "build":
             for g in self.games:
                 logs = Path(self.dataset_source).expanduser() / REPLAY_FOLDERS[g] / "1" / "replay_logs"
                 if not logs.is_dir():
@@ -121,8 +130,8 @@ class AtariStudy:
 
     @property
     def source_label(self) -> str:
-        """The dataset column of every run ('dqn-build' or 'dqn-replay')."""
-        return "dqn-build" if self.dataset_source == "build" else "dqn-replay"
+        """The dataset column of every run ('dqn-snapshots', 'dqn-build' or 'dqn-replay')."""
+        return {"snapshots": "dqn-snapshots", "build": "dqn-build"}.get(self.dataset_source, "dqn-replay")
 
     def k(self, game: str) -> int:
         """The K of a game's default runs."""
@@ -182,8 +191,34 @@ def built_dataset_path(study: AtariStudy, game: str) -> Path:
     return data_dir() / "atari" / f"{game}-dqn{cfg.total_steps}-s{cfg.seed}-{digest}.npz"
 
 
+def mix_config(study: AtariStudy, game: str):
+    """The DQN-replay-like mixture of one game's committed behaviour snapshots (dtlib.data.atari_replay)."""
+    from dtlib.data.atari_replay import ReplayMixConfig
+
+    return ReplayMixConfig(env=game, n_steps=study.replay_steps, seed=study.data_seed)
+
+
+def mix_dataset_path(study: AtariStudy, game: str) -> Path:
+    """Where a regenerated mixture is kept: named by a hash of its config and of the snapshot files it rolls out."""
+    from dtlib.paths import data_dir
+
+    cfg = mix_config(study, game)
+    h = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode())
+    for f in sorted(cfg.folder.glob("*")):
+        if f.suffix in (".pt", ".csv", ".json"):
+            h.update(f.name.encode() + f.read_bytes())
+    return data_dir() / "atari" / f"{game}-mix{cfg.n_steps}-s{cfg.seed}-{h.hexdigest()[:8]}.npz"
+
+
 def load_game_data(study: AtariStudy, game: str, progress: bool = False) -> EpisodeDataset:
     """One game's dataset: a finished build is reused (a killed build restarts), DQN-replay files are sampled."""
+    if study.dataset_source == "snapshots":
+        from dtlib.data.atari_replay import build_replay_dataset
+
+        path = mix_dataset_path(study, game)
+        if not path.exists():
+            build_replay_dataset(mix_config(study, game), progress=progress).save(path)
+        return EpisodeDataset.load(path)  # the saved copy: its meta (part of every run's identity) is JSON
     if study.dataset_source == "build":
         from dtlib.data.atari_build import build_atari_dataset
 
@@ -206,6 +241,16 @@ def load_datasets(study: AtariStudy, progress: bool = False) -> dict[str, Episod
     return {g: load_game_data(study, g, progress) for g in study.games}
 
 
+def snapshot_returns(data: dict[str, EpisodeDataset]) -> pd.DataFrame:
+    """One row per episode of the snapshot mixtures: game, the snapshot that played it, return, length."""
+    from dtlib.data.atari_replay import episodes_table
+
+    frames = [episodes_table(ds).assign(game=g) for g, ds in data.items()
+              if ds.meta.get("generator") == "dtlib.data.atari_replay"]
+    cols = ["game", "snapshot", "return", "length"]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
 def dataset_table(data: dict[str, EpisodeDataset]) -> pd.DataFrame:
     """One row per game: size and the distribution of episode returns (raw game points), by thirds of the run."""
     rows = []
@@ -213,8 +258,9 @@ def dataset_table(data: dict[str, EpisodeDataset]) -> pd.DataFrame:
         ret = ds.episode_returns
         thirds = np.array_split(ret, 3) if len(ret) >= 3 else [ret]
         q = np.percentile(ret, [0, 25, 50, 75, 100])
-        source = ("built here (dtlib.data.atari_build)" if ds.meta.get("generator") == "dtlib.data.atari_build"
-                  else ds.meta.get("source", ""))
+        source = {"dtlib.data.atari_build": "built here (dtlib.data.atari_build)",
+                  "dtlib.data.atari_replay": "behaviour snapshots (dtlib.data.atari_replay)"}.get(
+            ds.meta.get("generator"), ds.meta.get("source", ""))
         rows.append({"game": game, "source": source, "episodes": ds.n_episodes,
                      "transitions": ds.n_steps, "return_min": q[0], "return_q25": q[1], "return_median": q[2],
                      "return_q75": q[3], "return_max": q[4], "return_mean": ret.mean(),
@@ -353,7 +399,15 @@ def figure4_correlation(fig4: pd.DataFrame) -> pd.DataFrame:
 def deviations(study: AtariStudy) -> list[str]:
     """This notebook's deviations from the paper, with the profile's numbers."""
     m, ks = study.model, ", ".join(f"{g} {study.k(g)}" for g in study.games)
+    if study.dataset_source == "snapshots":
+        from dtlib.data.atari_replay import DEVIATIONS
+
+        data = (f"Data: not DQN-replay but its like, regenerated from behaviour snapshots trained here: "
+                f"{study.replay_steps:,} transitions per game from ε-greedy rollouts (ε 0.01, sticky actions 0.25) "
+                "of snapshots along one behaviour agent's learning curve (dtlib.data.atari_replay); "
+                + "; ".join(DEVIATIONS) + "; rewards are raw game points")
     items = [
+        data if study.dataset_source == "snapshots" else
         ("Data: " + (f"built here, not DQN-replay: the whole replay of one stable-baselines3 DQN run of "
                      f"{study.behaviour_steps:,} agent steps per game ({study.behaviour_learning_starts:,} random "
                      "steps first; dtlib.data.atari_build), against 500k transitions sampled from a 50M-step "

@@ -148,3 +148,38 @@ def test_tables_read_the_paper_target_only_and_cannot_gain_from_a_best_of():
     pd.testing.assert_frame_equal(atari_study.table1(after_runs, ks), before)
     assert atari_study.table5(after_runs, ks)["score_mean"].max() < 120.0
     assert after_runs["target"].max() == 25.0  # the better target is in the runs table, for Figure 4 only
+
+
+def test_the_snapshot_mixture_source(tmp_path, monkeypatch):
+    """'snapshots' needs committed snapshots (one-line error otherwise); its mixture is built once and reused."""
+    from dtlib import atari_behaviour
+    from dtlib.data import atari_replay
+
+    monkeypatch.setattr(atari_behaviour, "committed_dir", lambda game: tmp_path / "behaviour" / game)
+    with pytest.raises(ParameterError, match="dataset_source='snapshots'.*pong"):
+        atari_study.AtariStudy(**{**PARAMS, "dataset_source": "snapshots"})
+    folder = tmp_path / "behaviour" / "pong"
+    folder.mkdir(parents=True)
+    (folder / "snapshots.csv").write_text("snapshot,agent_steps,eval_return_mean,share\nstep_1,1,-21,1.0\n")
+    (folder / "step_1.pt").write_bytes(b"weights v1")
+    monkeypatch.setenv("DTLIB_DATA", str(tmp_path / "data"))
+    calls = []
+
+    def fake_mix(cfg, progress=False):
+        calls.append(cfg)
+        ds = frames_dataset(seed=len(calls))
+        ds.meta.update(generator="dtlib.data.atari_replay", episode_snapshot=["step_1"] * ds.n_episodes)
+        return ds
+
+    monkeypatch.setattr(atari_replay, "build_replay_dataset", fake_mix)
+    study = atari_study.AtariStudy(**{**PARAMS, "dataset_source": "snapshots", "replay_steps": 36})
+    assert study.source_label == "dqn-snapshots"
+    first = atari_study.load_datasets(study)
+    atari_study.load_datasets(study)
+    assert len(calls) == 1 and calls[0].n_steps == 36 and calls[0].seed == 0
+    table = atari_study.snapshot_returns(first)
+    assert list(table["snapshot"]) == ["step_1"] * 3 and list(table["return"]) == [-21.0, -20.0, -19.0]
+    (folder / "step_1.pt").write_bytes(b"weights v2")  # new snapshot weights: a new mixture
+    atari_study.load_datasets(study)
+    assert len(calls) == 2
+    assert "snapshots trained here" in atari_study.deviations(study)[0]
