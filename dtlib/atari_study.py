@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from dtlib import paper
+from dtlib.config import method_label
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.evaluate import EvalConfig
 from dtlib.experiment import RunConfig, run
@@ -301,10 +302,6 @@ def run_scores(evals: pd.DataFrame) -> pd.DataFrame:
     return (last.groupby(keys, dropna=False)
             .agg(ret=("return", "mean"), score=("normalized_score", "mean"), length=("length", "mean"),
                  episodes=("episode", "count"), final_loss=("final_loss", "first")).reset_index())
-
-
-def method_label(method: str, pct: float) -> str:
-    return {"dt": "DT", "bc": "BC"}.get(method, f"{int(round(pct * 100))}%BC")
 
 
 def _at_paper_target(per_run: pd.DataFrame) -> pd.DataFrame:

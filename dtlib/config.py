@@ -69,6 +69,16 @@ PRESETS: dict[str, Preset] = {
 
 # Methods every experiment notebook accepts; %BC is BC on the top fraction of the data; CQL is the TD baseline.
 METHODS = ("dt", "bc", "pct_bc", "cql")
+_METHOD_NAMES = {"dt": "DT", "bc": "BC", "pct_bc": "%BC", "cql": "CQL", "random": "Random"}
+
+
+def method_label(method: str, pct: float | None = None) -> str:
+    """The one display name of a method in every table and figure: 'DT', 'BC', 'CQL', 'Random', and for %BC
+    either '%BC' (`pct` None, as the paper's Table 6 heads it) or the fraction, '10%BC' (`pct` 0.1)."""
+    check_choice("method", method, tuple(_METHOD_NAMES))
+    if method == "pct_bc" and pct is not None:
+        return f"{round(pct * 100, 1):g}%BC"
+    return _METHOD_NAMES[method]
 
 
 def get_preset(domain: str, method: str) -> Preset:

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from dtlib import paper
+from dtlib.config import method_label
 from dtlib.compute import PRECISION_CHOICES, resolve_precision
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.evaluate import EvalConfig, evaluate
@@ -37,7 +38,6 @@ from dtlib.validate import check_choice, check_fields, check_int, check_items, c
 GYM_ENVS = ("hopper", "halfcheetah", "walker2d")
 GYM_DATASETS = ("medium", "medium-replay", "medium-expert")
 GYM_METHODS = ("dt", "bc", "pct_bc", "cql")
-LABELS = {"dt": "DT", "bc": "BC", "pct_bc": "%BC", "cql": "CQL"}
 RUN_KEYS = ["env", "dataset", "method", "pct", "context_len", "reward_mode", "seed"]
 CONDITIONED = ("dt",)  # methods whose policy reads the target return (the others have none to pick)
 
@@ -201,10 +201,6 @@ def run_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return last.merge(best, on=keys).merge(best_of, on=keys)
 
 
-def method_label(method: str, pct: float) -> str:
-    return f"{int(round(pct * 100))}%BC" if method == "pct_bc" else LABELS[method]
-
-
 def table2(per_run: pd.DataFrame) -> pd.DataFrame:
     """Table 2/3 analog: dense rewards, default K; mean ± std over seeds (last and best), the paper's beside."""
     df = per_run[(per_run["reward_mode"] == "dense") & (per_run["context_len"] == 0)].copy()
@@ -267,7 +263,7 @@ def method_gap(per_run: pd.DataFrame, dataset: str, a: str = "dt", b: str = "bc"
     df = per_run[(per_run["dataset"] == dataset) & (per_run["reward_mode"] == "dense")
                  & (per_run["context_len"] == 0)]
     rows = []
-    la, lb = LABELS[a], LABELS[b]  # the claims' verdicts are dtlib.claims'; this table carries the numbers
+    la, lb = method_label(a), method_label(b)  # the claims' verdicts are dtlib.claims'; this table carries the numbers
     for env, g in df.groupby("env"):
         x, y = g[g["method"] == a]["last"].to_numpy(), g[g["method"] == b]["last"].to_numpy()
         if len(x) and len(y):

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from dtlib import paper
-from dtlib.config import METHODS, get_preset
+from dtlib.config import METHODS, get_preset, method_label
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.data.generate import keydoor_dataset
 from dtlib.data.windows import to_torch, window_batch
@@ -37,7 +37,6 @@ from dtlib.validate import ParameterError, check_fields, check_int, check_items,
 ENV = "keydoor"
 # Table 6 of the paper (success rate, %), docs/paper-reference.md §2.6; keys: trajectories in the dataset.
 PAPER_TABLE6 = {int(row.pop("trajectories")): row for row in paper.table("table6").to_dict("records")}
-METHOD_LABELS = {"dt": "DT", "bc": "BC", "pct_bc": "%BC", "cql": "CQL", "random": "Random"}
 CRITIC_HELDOUT_SEED = 1_000_003  # seed of the held-out random episodes the critic is read on (not a training set)
 
 
@@ -158,7 +157,7 @@ def final_evals(evals: pd.DataFrame) -> pd.DataFrame:
 def learning_curves(evals: pd.DataFrame) -> pd.DataFrame:
     """Success rate (%) per (dataset, method, seed, step): one point per evaluation during training."""
     return (evals.groupby(["dataset", "method", "seed", "step"], sort=False)["success"].mean() * 100).rename(
-        "success_%").reset_index().assign(method=lambda d: d["method"].map(METHOD_LABELS))
+        "success_%").reset_index().assign(method=lambda d: d["method"].map(method_label))
 
 
 def success_table(evals: pd.DataFrame, random_rate: float, datasets: tuple[int, ...],
@@ -176,12 +175,12 @@ def success_table(evals: pd.DataFrame, random_rate: float, datasets: tuple[int, 
         for m in methods:
             values = per_seed.loc[label, m].to_numpy() if (label, m) in per_seed.index.droplevel(2) else np.array([])
             paper = PAPER_TABLE6.get(n, {}).get(m, np.nan)
-            rows.append({"dataset": label, "method": METHOD_LABELS[m], "n_seeds": len(values),
+            rows.append({"dataset": label, "method": method_label(m), "n_seeds": len(values),
                          "mean_%": values.mean() if len(values) else np.nan,
                          "std_%": values.std(ddof=1) if len(values) > 1 else np.nan,
                          "per_seed_%": ", ".join(f"{v:.0f}" for v in values) if len(values) else "not yet run",
                          "paper_%": paper})
-        rows.append({"dataset": label, "method": METHOD_LABELS["random"], "n_seeds": 1, "mean_%": 100 * random_rate,
+        rows.append({"dataset": label, "method": method_label("random"), "n_seeds": 1, "mean_%": 100 * random_rate,
                      "std_%": np.nan, "per_seed_%": "closed form (random policy)",
                      "paper_%": PAPER_TABLE6.get(n, {}).get("random", np.nan)})
     return pd.DataFrame(rows)
@@ -324,7 +323,7 @@ def deviations(cfg: KeyDoorStudy) -> list[str]:
         f"(1 head, dropout 0.1), batch {preset.train['batch_size']}, lr {preset.train['lr']:g} after "
         f"{preset.train['warmup_steps']} warmup steps (preset 'keydoor/dt'; the paper gives no Key-to-Door "
         "hyperparameters).",
-        "Gradient steps per run differ by method (" + ", ".join(f"{METHOD_LABELS[m]} {n}" for m, n in cfg.steps.items())
+        "Gradient steps per run differ by method (" + ", ".join(f"{method_label(m)} {n}" for m, n in cfg.steps.items())
         + "): DT meets a successful episode in ~3% of its windows, %BC in all of them, and BC only has to copy "
         f"the random policy; {len(cfg.seeds)} seed(s), {cfg.eval_episodes} evaluation episodes per run (argmax "
         "actions). The paper states none of these for Key-to-Door.",

@@ -139,3 +139,13 @@ def test_a_bad_value_in_a_profile_fails_before_any_notebook_runs(monkeypatch):
     gym = BY_KEY["gym"]
     with pytest.raises(ParameterError, match=r"gym: parameters \['bogus'\] are not fields of GymStudy"):
         check_notebook_params(gym.params, "gym", {**cell_values(gym), "bogus": 1})
+
+
+def test_method_label_is_the_one_display_name():
+    from dtlib.config import method_label
+    from dtlib.validate import ParameterError
+    assert [method_label(m) for m in ("dt", "bc", "pct_bc", "cql", "random")] == ["DT", "BC", "%BC", "CQL", "Random"]
+    assert method_label("pct_bc", 0.1) == "10%BC" and method_label("pct_bc", 0.025) == "2.5%BC"
+    assert method_label("dt", 0.1) == "DT"  # only %BC carries its fraction
+    with pytest.raises(ParameterError, match="method"):
+        method_label("ppo")
