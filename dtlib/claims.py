@@ -207,8 +207,17 @@ def _diff(a: pd.DataFrame, b: pd.DataFrame, score: str, reps: int, task: str = "
     if min(m.shape[0] for m in mats) == 0:
         return None
     est, lo, hi = difference_ci(mats[0], mats[1], reps=reps)
-    return {"estimate": est, "ci_low": lo, "ci_high": hi, "tasks": tasks,
+    return {"estimate": est, "ci_low": lo, "ci_high": hi, "tasks": tasks, "n": min(m.shape[0] for m in mats),
             "runs": f"{mats[0].shape[0]} vs {mats[1].shape[0]} seed(s) × {len(tasks)} task(s)"}
+
+
+def seeds_needed(r: dict, half_width: float) -> int | None:
+    """Seeds per method and task that would shrink `r`'s interval to ±`half_width`, assuming its half-width
+    falls as 1/√seeds (an interval of a difference of means over seeds); None when `r` has no seed count."""
+    n, w = r.get("n"), (r["ci_high"] - r["ci_low"]) / 2
+    if not n or not np.isfinite(w):
+        return None
+    return max(int(n), int(np.ceil(n * (w / half_width) ** 2)))
 
 
 def _fmt(d: dict) -> str:
@@ -220,7 +229,11 @@ def _say(test: Criterion, r: dict) -> str:
     out = f"{test.measure} = {_fmt(r)}"
     if test.judge(r) == UNDECIDED:
         out += (f" (±{(r['ci_high'] - r['ci_low']) / 2:.1f} across {test.threshold:+g}, wider than "
-                f"±{test.undecided:g}: {UNDECIDED})")
+                f"±{test.undecided:g}: {UNDECIDED}")
+        need = seeds_needed(r, test.undecided)
+        if need is not None:
+            out += f"; about {need} seeds per method and task instead of {r['n']} would narrow it to ±{test.undecided:g}"
+        out += ")"
     return out
 
 
@@ -241,7 +254,7 @@ def _judged(c: Claim, paper_numbers: str, measure: str, pairs: list[tuple[Criter
     if i:
         measure = f"{pairs[i][0].measure}, {pairs[i][0].unit}" if pairs[i][0].unit else pairs[i][0].measure
     evidence = "; ".join(_say(t, r) for t, r in pairs) + extra
-    return _row(c, paper_numbers, measure, pairs[i][1], verdict, evidence)
+    return {**_row(c, paper_numbers, measure, pairs[i][1], verdict, evidence), "_tests": pairs}
 
 
 def _tasks(r: dict | None) -> list[tuple]:
@@ -583,10 +596,41 @@ def claims(tables: dict[str, pd.DataFrame], rules: ClaimRules, domains: list[str
             if domains is None or book[key].domain in domains]
     floor = atari_floor(tables, rules)
     for row in rows:
+        row.pop("_tests", None)
         if floor and row["domain"] == "Atari" and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
             row["evidence"] = f"{row['evidence']}; {floor}" if row["evidence"] else floor
             row["verdict"] = NOT_TESTABLE
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+POWER_COLUMNS = ["claim", "domain", "measure", "unit", "seeds", "estimate", "ci_low", "ci_high", "half_width",
+                 "undecided_above", "test_verdict", "seeds_for_undecided_width"]
+
+
+def power(tables: dict[str, pd.DataFrame], rules: ClaimRules, domains: list[str] | None = None) -> pd.DataFrame:
+    """How far each seed-based test is from being decided: one row per test with an interval over seeds.
+
+    `seeds_for_undecided_width` is the seeds per method and task at which the interval's half-width would reach
+    the rule's undecided limit (±`undecided_points`, Key-to-Door ±`undecided_success`), assuming the half-width
+    falls as 1/√seeds from what these runs measured; a test already decided needs no more (its current seeds).
+    """
+    book = rulebook(rules)
+    rows = []
+    for key, fn in CLAIMS.items():
+        c = book[key]
+        if domains is not None and c.domain not in domains:
+            continue
+        for test, r in fn(tables, rules, c).get("_tests", []):
+            if r is None or "n" not in r or test.undecided is None:
+                continue
+            verdict = test.judge(r)
+            rows.append({"claim": c.claim, "domain": c.domain, "measure": test.measure, "unit": test.unit,
+                         "seeds": r["n"], "estimate": r["estimate"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                         "half_width": (r["ci_high"] - r["ci_low"]) / 2, "undecided_above": test.undecided,
+                         "test_verdict": verdict,
+                         "seeds_for_undecided_width": seeds_needed(r, test.undecided) if verdict == UNDECIDED
+                         else r["n"]})
+    return pd.DataFrame(rows, columns=POWER_COLUMNS)
 
 
 def brief(df: pd.DataFrame) -> pd.DataFrame:

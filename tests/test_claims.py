@@ -118,6 +118,23 @@ def test_a_wide_interval_across_the_threshold_is_undecided_and_carries_its_inter
     assert high["verdict"] == SUPPORTED
 
 
+def test_power_projects_the_seeds_an_undecided_interval_needs():
+    """The half-width with 3 seeds, scaled by 1/sqrt(seeds), gives the seeds that reach the undecided limit."""
+    tables = {"gym_runs": gym_runs(dt=40.0, cql=45.0, spread=30.0)}
+    pw = claims.power(tables, RULES, ["D4RL"])
+    row = pw[pw["measure"] == "DT − CQL"].iloc[0]
+    assert row["test_verdict"] == UNDECIDED and row["seeds"] == 3
+    expected = int(np.ceil(3 * (row["half_width"] / 7.5) ** 2))
+    assert row["seeds_for_undecided_width"] == expected > 3
+    wide = by_claim(claims.claims(tables, RULES))[("DT vs TD learning", "D4RL")]
+    assert f"about {expected} seeds per method and task instead of 3" in wide["evidence"]
+    # a decided test needs no more seeds than it has; the claims table keeps its columns
+    narrow = claims.power({"gym_runs": gym_runs(dt=90.0, cql=40.0, spread=1.0)}, RULES, ["D4RL"])
+    assert (narrow["seeds_for_undecided_width"] == narrow["seeds"]).all()
+    assert list(claims.claims(tables, RULES).columns) == claims.CLAIM_COLUMNS
+    assert claims.seeds_needed({"n": 4, "ci_low": -20.0, "ci_high": 10.0}, 7.5) == 16  # ±15 → ±7.5: 4 × 2²
+
+
 def test_claims_pool_every_env_they_have():
     both = pd.concat([gym_runs(env="hopper"), gym_runs(env="walker2d")], ignore_index=True)
     row = by_claim(claims.claims({"gym_runs": both}, RULES))[("DT vs TD learning", "D4RL")]
