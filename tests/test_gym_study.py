@@ -154,6 +154,18 @@ def test_delayed_runs_can_be_limited_to_some_datasets():
         gym_study.GymStudy(**{**PARAMS, "delayed_datasets": ["expert"]})
 
 
+def test_delayed_runs_on_several_envs():
+    study = gym_study.GymStudy(**{**PARAMS, "envs": ["hopper", "walker2d"], "delayed_envs": ["hopper", "walker2d"],
+                                  "delayed_datasets": ["medium-replay"]})
+    delayed = [c for c in study.run_configs() if c.reward_mode == "delayed"]
+    assert {(c.env, c.dataset) for c in delayed} == {("hopper", "medium-replay"), ("walker2d", "medium-replay")}
+    assert any("paper: Hopper only" in d for d in gym_study.deviations(study))
+    first_only = gym_study.GymStudy(**{**PARAMS, "envs": ["hopper", "walker2d"]})
+    assert {c.env for c in first_only.run_configs() if c.reward_mode == "delayed"} == {"hopper"}
+    with pytest.raises(ParameterError, match="delayed_envs"):
+        gym_study.GymStudy(**{**PARAMS, "delayed_envs": ["halfcheetah"]})  # not among envs
+
+
 def test_dt_vs_cql_and_delayed_tables_cover_the_study():
     runs = _per_run([("dt", "dense", [60, 61, 62]), ("cql", "dense", [50, 52, 54]), ("cql", "delayed", [2, 3, 4])])
     study = gym_study.GymStudy(**{**PARAMS, "datasets": ["medium-expert"], "methods": ["dt", "cql"]})
