@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from dtlib import paper
+from dtlib.compute import PRECISION_CHOICES, resolve_precision
 from dtlib.config import method_label
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.evaluate import EvalConfig
@@ -71,6 +72,10 @@ class AtariStudy:
     max_eval_steps: int  # agent steps per evaluation episode (4 frames each) [paper: 27,000 = 108k frames]
     figure4_targets: dict[str, tuple[float, ...]]  # per game: targets the default-K DTs are also evaluated at
     threads: int  # torch CPU threads (0: torch's default)
+    # DT, BC and %BC training: 'fp32', 'bf16' (autocast) or 'auto' (bf16 only on a GPU or CPU that multiplies bf16
+    # in hardware, dtlib.compute); runs record the resolved value (docs/speed.md)
+    precision: str = "fp32"
+    dropout_masks: str = "bernoulli"  # DT, BC and %BC dropout: 'bernoulli' (paper) or 'packed' (cheaper masks)
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -117,6 +122,8 @@ class AtariStudy:
             check_choice("figure4_targets", g, ATARI_GAMES)
             check_items(f"figure4_targets[{g!r}]", targets, low=-1e6, high=1e6)
         check_int("threads", self.threads, 0, 256)
+        check_choice("precision", self.precision, PRECISION_CHOICES)
+        check_choice("dropout_masks", self.dropout_masks, ["bernoulli", "packed"])
         check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
 
     @property
@@ -128,6 +135,12 @@ class AtariStudy:
     def model(self) -> dict[str, int]:
         """The model sizes the runs override."""
         return {"n_layer": self.n_layer, "n_head": self.n_head, "embed_dim": self.embed_dim}
+
+    @property
+    def model_overrides(self) -> dict:
+        """The ModelConfig fields the runs override: the sizes and the dropout masks (left out when the paper's,
+        so that older runs keep their identity)."""
+        return {**self.model, **({"dropout_masks": self.dropout_masks} if self.dropout_masks != "bernoulli" else {})}
 
     @property
     def source_label(self) -> str:
@@ -169,9 +182,11 @@ class AtariStudy:
         most the preset's 100), checkpoints every 100 steps so a killed run resumes."""
         batch = self.batch(run_cfg.env)
         steps = self.steps[run_cfg.method] or -(-PAPER_EPOCHS * n_transitions // batch)
-        return {"steps": steps, "batch_size": batch, "warmup_steps": max(1, min(100, steps // 10)),
-                "checkpoint_every": max(1, min(100, steps)), "log_every": max(1, min(50, steps // 10)),
-                "eval_every": 0}
+        out = {"steps": steps, "batch_size": batch, "warmup_steps": max(1, min(100, steps // 10)),
+               "checkpoint_every": max(1, min(100, steps)), "log_every": max(1, min(50, steps // 10)),
+               "eval_every": 0}
+        precision = resolve_precision(self.precision, "auto")  # the runs train on CUDA where their worker has one
+        return {**out, "precision": precision} if precision != "fp32" else out
 
 
 # ------------------------------------------------------------------------------------------- datasets
@@ -278,7 +293,7 @@ def jobs(study: AtariStudy, data: dict[str, EpisodeDataset]) -> list[Job]:
 
     GPU: the runs train on CUDA wherever their worker has one (none of them requires it)."""
     return [Job(cfg, DataSource.of(load_game_data, study=study, game=cfg.env), study.eval_config(cfg),
-                dict(study.model), study.train_overrides(cfg, data[cfg.env].n_steps), threads=study.threads)
+                study.model_overrides, study.train_overrides(cfg, data[cfg.env].n_steps), threads=study.threads)
             for cfg in study.run_configs()]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dtlib.compute import PRECISION_CHOICES, resolve_precision
 from dtlib.config import get_preset
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.data.generate import graph_dataset
@@ -26,7 +27,7 @@ from dtlib.specs import get_env_spec
 from dtlib.sweep import DataSource, Job, run_sweep
 from dtlib.train import load_model
 from dtlib.profiles import check_profile
-from dtlib.validate import check_fields, check_int, check_items
+from dtlib.validate import check_choice, check_fields, check_int, check_items
 
 ENV = "graph"
 KINDS = ("random walk", "shortest path", "DT")  # Figure 6's three histograms, in this order
@@ -43,6 +44,10 @@ class GraphStudy:
     steps: int  # gradient steps per run
     eval_episodes: int  # evaluation episodes per seed (start nodes drawn uniformly)
     threads: int  # torch CPU threads
+    # DT training: 'fp32', 'bf16' (autocast) or 'auto' (bf16 only where the CPU multiplies bf16 in hardware,
+    # dtlib.compute); runs record the resolved value (docs/speed.md)
+    precision: str = "fp32"
+    dropout_masks: str = "bernoulli"  # DT dropout: 'bernoulli' (paper) or 'packed' (cheaper masks)
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -51,15 +56,26 @@ class GraphStudy:
         check_int("data_seed", self.data_seed, 0)
         check_items("seeds", self.seeds, low=0, high=2**31 - 1, integer=True)
         check_int("threads", self.threads, 1, 256)
+        check_choice("precision", self.precision, PRECISION_CHOICES)
+        check_choice("dropout_masks", self.dropout_masks, ["bernoulli", "packed"])
         check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
 
     def run_config(self, seed: int) -> RunConfig:
         return RunConfig(ENV, f"{self.n_walks}walks", "dt", seed=seed)
 
+    def model_overrides(self) -> dict:
+        """The dropout masks (left out when the paper's, so that older runs keep their identity)."""
+        return {"dropout_masks": self.dropout_masks} if self.dropout_masks != "bernoulli" else {}
+
+    def train_overrides(self) -> dict:
+        """The steps and the resolved precision ('auto' never reaches a config; fp32, the default, left out)."""
+        precision = resolve_precision(self.precision, "auto")  # as TrainConfig(device='auto') would: CUDA if present
+        return {"steps": self.steps, **({"precision": precision} if precision != "fp32" else {})}
+
     def jobs(self) -> list[Job]:
         """One DT per seed, as dtlib.sweep jobs (their rollouts with the return prior come after, in `dt_paths`)."""
         data = DataSource.of(graph_dataset, n_walks=self.n_walks, seed=self.data_seed)
-        return [Job(self.run_config(s), data, EvalConfig(episodes=1), train_overrides={"steps": self.steps},
+        return [Job(self.run_config(s), data, EvalConfig(episodes=1), self.model_overrides(), self.train_overrides(),
                     threads=self.threads) for s in self.seeds]
 
 
@@ -117,8 +133,9 @@ def dt_paths(cfg: GraphStudy, data: EpisodeDataset, runs_root: str | Path, progr
     frames = []
     for seed in cfg.seeds:
         rc = cfg.run_config(seed)
-        run_dir = run(rc, data, runs_root, EvalConfig(episodes=1), progress=False, steps=cfg.steps)  # finished
-        model = load_model(run_dir, build_model(rc, data))
+        run_dir = run(rc, data, runs_root, EvalConfig(episodes=1), progress=False,  # finished above
+                      model_overrides=cfg.model_overrides(), **cfg.train_overrides())
+        model = load_model(run_dir, build_model(rc, data, cfg.model_overrides()))
         _, traces = evaluate(model, spec, EvalConfig(episodes=cfg.eval_episodes), record=True, return_prior=prior)
         frames.append(path_outcomes(traces, adj, data.meta["env_params"]["goal"]).assign(seed=seed))
     return pd.concat(frames, ignore_index=True)

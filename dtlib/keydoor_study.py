@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from dtlib import paper
+from dtlib.compute import PRECISION_CHOICES, resolve_precision
 from dtlib.config import METHODS, get_preset, method_label
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.data.generate import keydoor_dataset
@@ -32,7 +33,7 @@ from dtlib.specs import get_env_spec
 from dtlib.sweep import DataSource, Job, SweepResult
 from dtlib.train import load_model
 from dtlib.profiles import check_profile
-from dtlib.validate import ParameterError, check_fields, check_int, check_items, check_range
+from dtlib.validate import ParameterError, check_choice, check_fields, check_int, check_items, check_range
 
 ENV = "keydoor"
 # Table 6 of the paper (success rate, %), docs/paper-reference.md §2.6; keys: trajectories in the dataset.
@@ -58,6 +59,10 @@ class KeyDoorStudy:
     critic_steps: int  # gradient steps of the critic
     critic_episodes: int  # held-out random episodes the critic's predictions are averaged over
     threads: int  # torch CPU threads (1 is fastest for these tiny models on a loaded 2-core machine)
+    # DT, BC, %BC, critic and CQL training: 'fp32', 'bf16' (autocast) or 'auto' (bf16 only where the CPU multiplies
+    # bf16 in hardware, dtlib.compute); runs record the resolved value (docs/speed.md)
+    precision: str = "fp32"
+    dropout_masks: str = "bernoulli"  # DT, BC, %BC and critic dropout: 'bernoulli' (paper) or 'packed' (cheaper masks)
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -75,7 +80,25 @@ class KeyDoorStudy:
                      "critic_episodes"):
             check_int(name, getattr(self, name), 1)
         check_int("threads", self.threads, 1, 256)
+        check_choice("precision", self.precision, PRECISION_CHOICES)
+        check_choice("dropout_masks", self.dropout_masks, ["bernoulli", "packed"])
         check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
+
+    def model_overrides(self, run_cfg: RunConfig) -> dict:
+        """Model fields the study sets: CQL's precision, the DTs' dropout masks (the defaults left out, so that runs
+        made before these fields existed keep their identity; 'auto' is resolved: no config sees it)."""
+        if run_cfg.method == "cql":
+            precision = resolve_precision(self.precision)  # as CQLConfig would
+            return {"precision": precision} if precision != "fp32" else {}
+        return {"dropout_masks": self.dropout_masks} if self.dropout_masks != "bernoulli" else {}
+
+    def train_overrides(self, run_cfg: RunConfig, steps: int) -> dict:
+        """TrainConfig fields: the steps and, for DT/BC, the resolved precision (CQL's is a model field)."""
+        out = {"steps": steps}
+        precision = resolve_precision(self.precision, "auto")  # as TrainConfig(device='auto') would: CUDA if present
+        if run_cfg.method != "cql" and precision != "fp32":
+            out["precision"] = precision
+        return out
 
     def run_configs(self) -> list[RunConfig]:
         """The Table 6 sweep: dataset x method x seed, as RunConfigs (sweeps are data)."""
@@ -117,11 +140,12 @@ def data_source(n_episodes: int, data_seed: int) -> DataSource:
 def jobs(cfg: KeyDoorStudy) -> list[Job]:
     """The Table 6 sweep and Figure 5's critic as dtlib.sweep jobs (the critic trains alongside the grid)."""
     eval_cfg = EvalConfig(episodes=cfg.eval_episodes)
-    grid = [Job(rc, data_source(_n_of(rc.dataset), cfg.data_seed), eval_cfg,
-                train_overrides={"steps": cfg.steps[rc.method], "eval_every": cfg.eval_every}, threads=cfg.threads)
+    grid = [Job(rc, data_source(_n_of(rc.dataset), cfg.data_seed), eval_cfg, cfg.model_overrides(rc),
+                {**cfg.train_overrides(rc, cfg.steps[rc.method]), "eval_every": cfg.eval_every}, threads=cfg.threads)
             for rc in cfg.run_configs()]
-    critic = Job(cfg.critic_config(), data_source(cfg.critic_dataset, cfg.data_seed), EvalConfig(episodes=1),
-                 train_overrides={"steps": cfg.critic_steps}, threads=cfg.threads)
+    rc = cfg.critic_config()
+    critic = Job(rc, data_source(cfg.critic_dataset, cfg.data_seed), EvalConfig(episodes=1), cfg.model_overrides(rc),
+                 cfg.train_overrides(rc, cfg.critic_steps), threads=cfg.threads)
     return grid + [critic]
 
 
@@ -208,8 +232,10 @@ def train_critic(cfg: KeyDoorStudy, runs_root: str | Path, progress: bool = Fals
     """Train (or reuse) Figure 5's critic DT and return it loaded, in eval mode."""
     rc = cfg.critic_config()
     data = keydoor_dataset(cfg.critic_dataset, cfg.data_seed)
-    run_dir = run(rc, data, runs_root, EvalConfig(episodes=1), progress=progress, steps=cfg.critic_steps)
-    return load_model(run_dir, build_model(rc, data))
+    overrides = cfg.model_overrides(rc)
+    run_dir = run(rc, data, runs_root, EvalConfig(episodes=1), progress=progress, model_overrides=overrides,
+                  **cfg.train_overrides(rc, cfg.critic_steps))
+    return load_model(run_dir, build_model(rc, data, overrides))
 
 
 def heldout_episodes(cfg: KeyDoorStudy) -> EpisodeDataset:

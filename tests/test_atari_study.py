@@ -59,10 +59,12 @@ def test_the_grid_is_data():
     ({"dt_steps": -1}, "dt_steps=-1"), ({"batch_size": 1.5}, "batch_size"), ({"embed_dim": 10, "n_head": 4}, "multiple of n_head"),
     ({"pcts": [1.0]}, r"pcts=\[1.0\]: 1.0 is not allowed"), ({"context_ablation": [0]}, "context_ablation"),
     ({"figure4_targets": {"mario": [1]}}, "figure4_targets='mario'"), ({"figure4_targets": [20]}, "dict"),
-    ({"behaviour_learning_starts": 5000}, "behaviour_learning_starts"), ({"profile": "big"}, "profile='big'")])
+    ({"behaviour_learning_starts": 5000}, "behaviour_learning_starts"), ({"profile": "big"}, "profile='big'"),
+    ({"precision": "fp16"}, "precision='fp16'"), ({"dropout_masks": "dense"}, "dropout_masks='dense'")])
 def test_bad_parameters_are_named_before_any_work(bad, match):
-    with pytest.raises(ParameterError, match=match):
+    with pytest.raises(ParameterError, match=match) as error:
         atari_study.AtariStudy(**{**PARAMS, **bad})
+    assert "\n" not in str(error.value)
 
 
 def test_a_dqn_replay_folder_is_accepted_when_the_game_is_there(tmp_path):
@@ -135,6 +137,31 @@ def test_built_datasets_are_cached_and_the_tiny_sweep_runs(tmp_path, monkeypatch
     evals2 = atari_study.tidy(run_sweep(atari_study.jobs(study, again), tmp_path / "runs", workers=1,
                                         progress=False))  # finished runs reused
     assert evals2["return"].equals(evals["return"])
+
+
+def test_precision_and_masks_reach_the_runs(tmp_path, monkeypatch):
+    """bf16 and packed masks reach the CNN-DT's config (a run of its own); 'auto' is resolved before any config."""
+    import json
+
+    from dtlib.compute import resolve_precision
+    from dtlib.data import atari_build
+
+    monkeypatch.setenv("DTLIB_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(atari_build, "build_atari_dataset", lambda cfg, progress=False: frames_dataset())
+    tiny = {**PARAMS, "methods": ["dt"], "seeds": [0], "context_ablation": [], "dt_steps": 1, "eval_episodes": 1,
+            "max_eval_steps": 5, "figure4_targets": {}}
+    for precision, masks in [("fp32", "bernoulli"), ("bf16", "packed")]:
+        study = atari_study.AtariStudy(**{**tiny, "precision": precision, "dropout_masks": masks})
+        result = run_sweep(atari_study.jobs(study, atari_study.load_datasets(study)), tmp_path / precision,
+                           workers=1, progress=False)
+        (run,) = result.runs["run"]
+        config = json.loads((tmp_path / precision / run / "config.json").read_text())
+        assert config["ModelConfig"]["dropout_masks"] == masks and config["TrainConfig"]["precision"] == precision
+        assert config["ModelConfig"]["n_layer"] == tiny["n_layer"]  # the profile's sizes still reach the model
+    assert next((tmp_path / "fp32").glob("pong-*")).name != next((tmp_path / "bf16").glob("pong-*")).name
+    auto = atari_study.AtariStudy(**{**tiny, "precision": "auto"})
+    dt = auto.run_configs()[0]
+    assert auto.train_overrides(dt, 100).get("precision", "fp32") == resolve_precision("auto", "auto")
 
 
 def test_tables_read_the_paper_target_only_and_cannot_gain_from_a_best_of():

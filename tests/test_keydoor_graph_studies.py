@@ -37,9 +37,45 @@ def test_keydoor_params_are_checked_by_name():
     assert critic.return_head and not critic.use_returns  # return tokens in would let the head copy them
     for name, bad in [("methods", ["dt", "sac"]), ("seeds", [0, 0]), ("pct", 1.0), ("steps", {"dt": 3}),
                       ("steps", {"dt": 3, "bc": 0, "pct_bc": 2}),
-                      ("datasets", []), ("profile", "huge"), ("threads", 1.5)]:
-        with pytest.raises(ParameterError, match=name):
+                      ("datasets", []), ("profile", "huge"), ("threads", 1.5), ("precision", "fp16"),
+                      ("dropout_masks", "dense")]:
+        with pytest.raises(ParameterError, match=name) as error:
             keydoor_study.KeyDoorStudy(**{**KD, name: bad})
+        assert "\n" not in str(error.value)
+
+
+def run_configs(result, root) -> dict:
+    """config.json of every run of a sweep, by (method, critic)."""
+    runs = result.runs
+    assert (runs["status"] == "done").all(), runs["error"].tolist()
+    return {(m, bool(h)): json.loads((root / r / "config.json").read_text())
+            for m, h, r in zip(runs["method"], runs["return_head"], runs["run"])}
+
+
+def test_keydoor_precision_and_masks_reach_every_run(data_home):
+    """bf16 and packed masks reach the DT and critic configs (CQL: its precision), so their folders differ from the
+    fp32 / Bernoulli runs'; 'auto' reaches no config (resolved); train_critic finds the sweep's critic."""
+    from dtlib.compute import resolve_precision
+
+    base = {**KD, "datasets": [60], "methods": ["dt", "cql"], "seeds": [0], "steps": {"dt": 1, "cql": 1},
+            "eval_every": 1, "eval_episodes": 1, "critic_steps": 1}
+    configs = {}
+    for precision, masks in [("fp32", "bernoulli"), ("bf16", "packed"), ("auto", "bernoulli")]:
+        cfg = keydoor_study.KeyDoorStudy(**{**base, "precision": precision, "dropout_masks": masks})
+        result = run_sweep(keydoor_study.jobs(cfg), data_home / "runs", workers=1)
+        configs[precision] = run_configs(result, data_home / "runs")
+        keydoor_study.train_critic(cfg, data_home / "runs")  # the sweep's critic, not a new one
+    for dt in [("dt", False), ("dt", True)]:  # Table 6's DT and Figure 5's critic
+        assert configs["fp32"][dt]["ModelConfig"]["dropout_masks"] == "bernoulli"
+        assert configs["fp32"][dt]["TrainConfig"]["precision"] == "fp32"
+        assert configs["bf16"][dt]["ModelConfig"]["dropout_masks"] == "packed"
+        assert configs["bf16"][dt]["TrainConfig"]["precision"] == "bf16"
+        assert configs["auto"][dt]["TrainConfig"]["precision"] == resolve_precision("auto", "auto")
+    assert configs["fp32"][("cql", False)]["CQLConfig"]["precision"] == "fp32"
+    assert configs["bf16"][("cql", False)]["CQLConfig"]["precision"] == "bf16"
+    assert configs["auto"][("cql", False)]["CQLConfig"]["precision"] == resolve_precision("auto")
+    folders = list((data_home / "runs").glob("keydoor-*"))
+    assert len(folders) == 6 + 3 * (resolve_precision("auto") != "fp32")  # 'auto' = fp32 here: the fp32 runs reused
 
 
 def test_dataset_labels():
@@ -113,9 +149,29 @@ GR = dict(profile="smoke", n_walks=200, data_seed=0, seeds=[0], steps=3, eval_ep
 
 def test_graph_params_are_checked_by_name():
     assert graph_study.GraphStudy(**GR).run_config(0).env == "graph"
-    for name, bad in [("n_walks", 0), ("seeds", []), ("data_seed", -1), ("eval_episodes", "5")]:
-        with pytest.raises(ParameterError, match=name):
+    for name, bad in [("n_walks", 0), ("seeds", []), ("data_seed", -1), ("eval_episodes", "5"),
+                      ("precision", "fp16"), ("dropout_masks", "dense")]:
+        with pytest.raises(ParameterError, match=name) as error:
             graph_study.GraphStudy(**{**GR, name: bad})
+        assert "\n" not in str(error.value)
+
+
+def test_graph_precision_and_masks_reach_the_runs(data_home):
+    """bf16 and packed masks reach the DT's config (a run of its own); 'auto' is resolved before any config;
+    dt_paths rolls out the sweep's runs (it trains none of its own)."""
+    from dtlib.compute import resolve_precision
+
+    data = generate_graph_dataset(GR["n_walks"], seed=0)
+    for precision, masks in [("fp32", "bernoulli"), ("bf16", "packed")]:
+        cfg = graph_study.GraphStudy(**{**GR, "steps": 1, "eval_episodes": 1, "precision": precision,
+                                        "dropout_masks": masks})
+        graph_study.dt_paths(cfg, data, data_home / precision)
+        (folder,) = (data_home / precision).glob("graph-*")
+        config = json.loads((folder / "config.json").read_text())
+        assert config["ModelConfig"]["dropout_masks"] == masks and config["TrainConfig"]["precision"] == precision
+    assert next((data_home / "fp32").glob("graph-*")).name != next((data_home / "bf16").glob("graph-*")).name
+    auto = graph_study.GraphStudy(**{**GR, "precision": "auto"})
+    assert auto.train_overrides().get("precision", "fp32") == resolve_precision("auto", "auto")
 
 
 def test_return_prior_is_minus_shortest_with_enough_walks():
