@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from dtlib import paper
-from dtlib.compute import PRECISION_CHOICES, resolve_precision
+from dtlib.compute import PRECISION_CHOICES, precision_deviations, resolve_precision
 from dtlib.config import method_label
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.evaluate import EvalConfig
@@ -447,4 +447,4 @@ def deviations(study: AtariStudy) -> list[str]:
     ]
     if study.threads:
         items.append(f"torch ran on {study.threads} CPU thread(s); this changes speed, not what is computed.")
-    return items
+    return items + precision_deviations(study.precision, study.dropout_masks, "auto")

@@ -75,6 +75,23 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
     return "bf16" if bf16_matmul_unit() != "none" else "fp32"
 
 
+def precision_deviations(precision: str, dropout_masks: str = "bernoulli", device: str = "cpu") -> list[str]:
+    """The report's deviation lines for a study's arithmetic: bf16 (once resolved) and packed dropout masks change
+    the numbers a seed gives, not what is computed; fp32 with Bernoulli masks is the paper's and needs none."""
+    out = []
+    resolved = resolve_precision(precision, device)
+    if resolved == "bf16":
+        out.append(f"Arithmetic: bf16 autocast ('{precision}' resolved to bf16 on this machine's "
+                   f"{bf16_matmul_unit() if device == 'cpu' else device}); the paper trains in fp32. Each run's "
+                   "config records the precision it trained in.")
+    if dropout_masks == "packed":
+        out.append("Dropout masks are packed (`dtlib.model.PackedDropout`: 16 random bits per entry, four entries "
+                   "per draw, drop probability rounded to a multiple of 1/65536) instead of one Bernoulli draw per "
+                   "entry: the same expectation, cheaper on a CPU, but different masks, so a seed gives different "
+                   "numbers than with the paper's dropout.")
+    return out
+
+
 def compute_info() -> dict:
     """The CPU facts a run's speed and its 'auto' precision depend on (written beside each run's config)."""
     flags = cpu_flags()

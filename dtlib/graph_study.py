@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dtlib.compute import PRECISION_CHOICES, resolve_precision
+from dtlib.compute import PRECISION_CHOICES, precision_deviations, resolve_precision
 from dtlib.config import get_preset
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.data.generate import graph_dataset
@@ -191,4 +191,4 @@ def deviations(cfg: GraphStudy) -> list[str]:
         f"Model: the Gym DT architecture at width {preset.model['embed_dim']}, {preset.model['n_layer']} layers, "
         f"batch {preset.train['batch_size']}, lr {preset.train['lr']:g} (preset 'graph/dt'), {cfg.steps} gradient "
         f"steps, {len(cfg.seeds)} seed(s), {cfg.eval_episodes} rollouts per seed, argmax actions.",
-    ]
+    ] + precision_deviations(cfg.precision, cfg.dropout_masks, "auto")

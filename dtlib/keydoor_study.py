@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from dtlib import paper
-from dtlib.compute import PRECISION_CHOICES, resolve_precision
+from dtlib.compute import PRECISION_CHOICES, precision_deviations, resolve_precision
 from dtlib.config import METHODS, get_preset, method_label
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.data.generate import keydoor_dataset
@@ -63,6 +63,7 @@ class KeyDoorStudy:
     # bf16 in hardware, dtlib.compute); runs record the resolved value (docs/speed.md)
     precision: str = "fp32"
     dropout_masks: str = "bernoulli"  # DT, BC, %BC and critic dropout: 'bernoulli' (paper) or 'packed' (cheaper masks)
+    dt_batch_size: int = 0  # episodes per DT batch; 0 = the preset's (32). More successes per batch: see docs/studies.md
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -82,6 +83,7 @@ class KeyDoorStudy:
         check_int("threads", self.threads, 1, 256)
         check_choice("precision", self.precision, PRECISION_CHOICES)
         check_choice("dropout_masks", self.dropout_masks, ["bernoulli", "packed"])
+        check_int("dt_batch_size", self.dt_batch_size, 0, 4096)
         check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
 
     def model_overrides(self, run_cfg: RunConfig) -> dict:
@@ -95,6 +97,8 @@ class KeyDoorStudy:
     def train_overrides(self, run_cfg: RunConfig, steps: int) -> dict:
         """TrainConfig fields: the steps and, for DT/BC, the resolved precision (CQL's is a model field)."""
         out = {"steps": steps}
+        if run_cfg.method == "dt" and not run_cfg.return_head and self.dt_batch_size:  # Table 6's DTs, not the critic
+            out["batch_size"] = self.dt_batch_size
         precision = resolve_precision(self.precision, "auto")  # as TrainConfig(device='auto') would: CUDA if present
         if run_cfg.method != "cql" and precision != "fp32":
             out["precision"] = precision
@@ -346,7 +350,8 @@ def deviations(cfg: KeyDoorStudy) -> list[str]:
         "7x11 rooms, 15 / 90 / 15 steps and 5x5 pixel views. Sizes chosen so that a random policy succeeds "
         f"about as often as the paper's {paper.table('table6')['random'].iloc[0]:g}%.",
         f"Model: the Gym DT architecture at width {preset.model['embed_dim']}, {preset.model['n_layer']} layers "
-        f"(1 head, dropout 0.1), batch {preset.train['batch_size']}, lr {preset.train['lr']:g} after "
+        f"(1 head, dropout 0.1), batch {cfg.dt_batch_size or preset.train['batch_size']} episodes (the critic "
+        f"{preset.train['batch_size']}), lr {preset.train['lr']:g} after "
         f"{preset.train['warmup_steps']} warmup steps (preset 'keydoor/dt'; the paper gives no Key-to-Door "
         "hyperparameters).",
         "Gradient steps per run differ by method (" + ", ".join(f"{method_label(m)} {n}" for m, n in cfg.steps.items())
@@ -364,4 +369,4 @@ def deviations(cfg: KeyDoorStudy) -> list[str]:
         "the constant binary return-to-go it is given); it is read on held-out random episodes.",
         f"Datasets: {', '.join(dataset_label(n) for n in cfg.datasets)} random trajectories from data seed "
         f"{cfg.data_seed} (one dataset per size, shared by all training seeds).",
-    ]
+    ] + precision_deviations(cfg.precision, cfg.dropout_masks, "auto")

@@ -105,3 +105,14 @@ def test_run_folder_and_environment_notebook_show_the_bf16_unit(tmp_path):
     assert run.path.name.endswith(config_digest(config))  # the machine facts are not part of the hash
     table = sysinfo.compute_table()
     assert dict(zip(table["fact"], table["value"]))["bf16_matmul"] == compute.bf16_matmul_unit()
+
+
+def test_precision_deviations_name_what_changes_the_numbers(monkeypatch):
+    from dtlib import compute
+
+    assert compute.precision_deviations("fp32", "bernoulli") == []  # the paper's arithmetic: nothing to say
+    packed = compute.precision_deviations("fp32", "packed")
+    assert len(packed) == 1 and "PackedDropout" in packed[0]
+    assert "bf16 autocast" in compute.precision_deviations("bf16")[0]
+    monkeypatch.setattr(compute, "bf16_matmul_unit", lambda *a, **k: "none")  # 'auto' on a CPU without bf16 units
+    assert compute.precision_deviations("auto", "bernoulli", "cpu") == []

@@ -44,6 +44,19 @@ def test_keydoor_params_are_checked_by_name():
         assert "\n" not in str(error.value)
 
 
+def test_keydoor_dt_batch_size_reaches_the_dts_not_the_critic():
+    cfg = keydoor_study.KeyDoorStudy(**{**KD, "dt_batch_size": 128})
+    by_method = {rc.method: cfg.train_overrides(rc, 5) for rc in cfg.run_configs()}
+    assert by_method["dt"]["batch_size"] == 128
+    assert "batch_size" not in by_method["bc"] and "batch_size" not in by_method["pct_bc"]
+    assert "batch_size" not in cfg.train_overrides(cfg.critic_config(), 5)
+    assert "batch 128 episodes" in " ".join(keydoor_study.deviations(cfg))
+    default = keydoor_study.KeyDoorStudy(**KD)  # 0: the preset's; nothing overridden, run identities unchanged
+    assert all("batch_size" not in default.train_overrides(rc, 5) for rc in default.run_configs())
+    with pytest.raises(ParameterError, match="dt_batch_size"):
+        keydoor_study.KeyDoorStudy(**{**KD, "dt_batch_size": -1})
+
+
 def run_configs(result, root) -> dict:
     """config.json of every run of a sweep, by (method, critic)."""
     runs = result.runs
