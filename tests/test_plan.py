@@ -59,3 +59,17 @@ def test_gpu_check_compares_the_same_seed_on_two_devices():
     r = gpu_check.compare("hopper", data, steps=2, device="cpu", reference="cpu")
     assert r["forward_rel_gap"] == 0.0 and r["train_rel_gap"] == 0.0 and r["forward_ok"] and r["train_ok"]
     assert r["reference"]["context_len"] == 20 and r["reference"]["batch_size"] == 64  # the paper's Gym DT
+
+
+def test_keydoor_estimate_scales_with_the_dt_batch(tmp_path):
+    import dataclasses
+
+    profile = load_profile("small")
+    at = {}
+    for batch in (32, 128):
+        nb = {**profile.notebooks, "keydoor": {**profile.notebooks["keydoor"], "dt_batch_size": batch}}
+        at[batch] = plan._keydoor(dataclasses.replace(profile, notebooks=nb), tmp_path)
+    cfg = keydoor_study.KeyDoorStudy(**profile.notebook_params("keydoor"))
+    dt_steps = cfg.steps["dt"] * len(cfg.datasets) * len(cfg.seeds)
+    extra = at[128].cpu_s - at[32].cpu_s  # only the Table 6 DTs change: 3x their cost more at 4x the batch
+    assert extra == pytest.approx(3 * dt_steps * plan.cost("keydoor", "dt", "fp32"), rel=1e-6)
