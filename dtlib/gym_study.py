@@ -204,10 +204,16 @@ def run_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return last.merge(best, on=keys).merge(best_of, on=keys)
 
 
-def table2(per_run: pd.DataFrame) -> pd.DataFrame:
-    """Table 2/3 analog: dense rewards, default K; mean ± std over seeds (last and best), the paper's beside."""
+def table2_runs(per_run: pd.DataFrame) -> pd.DataFrame:
+    """The runs behind Table 2/3 (dense rewards, default K), one row per seed, methods by their table label."""
     df = per_run[(per_run["reward_mode"] == "dense") & (per_run["context_len"] == 0)].copy()
     df["method"] = [method_label(m, p) for m, p in zip(df["method"], df["pct"])]
+    return df
+
+
+def table2(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Table 2/3 analog: dense rewards, default K; mean ± std over seeds (last and best), the paper's beside."""
+    df = table2_runs(per_run)
     extra = {"last_max_over_targets_mean": ("last_max_over_targets", "mean")} \
         if "last_max_over_targets" in df else {}  # the official code's two-target best: an extra column only
     out = (df.groupby(["env", "dataset", "method"])

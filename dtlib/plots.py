@@ -3,7 +3,8 @@
 Each figure is readable without the code: titled, axes labelled with units, legends naming what is drawn.
 The notebooks stamp smoke-profile figures with `dtlib.report.label_figure`. Every report draws with one
 seaborn theme (`set_theme`, applied when this module is imported); curves over seeds are seaborn
-`lineplot`s with their confidence bands.
+`lineplot`s with their confidence bands, bars over seeds seaborn `barplot`s of per-seed rows with their 95%
+bootstrap interval and every seed as a dot.
 """
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from dtlib.config import method_label
 
 THEME = {"style": "whitegrid", "context": "notebook", "palette": "tab10", "font_scale": 0.9}
 
@@ -27,35 +32,66 @@ set_theme()
 
 OUTCOME_COLORS = {"no key": "tab:red", "key, no door": "tab:orange", "success": "tab:green"}
 KIND_COLORS = {"random walk": "tab:gray", "shortest path": "tab:blue", "DT": "tab:green"}
+OURS = "ours (mean, 95% bootstrap CI over seeds; dots: seeds)"
 
 
-def fig_keydoor_success(table: pd.DataFrame) -> Figure:
-    """Table 6 as bars: our success rate (mean ± std over seeds) beside the paper's, one panel per dataset.
+def _seed_bars(ax: plt.Axes, runs: pd.DataFrame, x: str, y: str, order: list, hue: str | None = None,
+               hue_order: list | None = None, palette: dict | None = None, color: str | None = None) -> None:
+    """Bars of the seed mean with seaborn's 95% bootstrap interval over seeds, every seed a dot on its bar."""
+    where = dict(data=runs, x=x, y=y, order=order, hue=hue, hue_order=hue_order, ax=ax, legend=False)
+    sns.barplot(**where, palette=palette, color=color, errorbar=("ci", 95), n_boot=1000, seed=0, capsize=0.2,
+                err_kws={"color": "0.2", "linewidth": 1.2})
+    sns.stripplot(**where, dodge=hue is not None, jitter=0.08, size=4, alpha=0.8, edgecolor="white", linewidth=0.5,
+                  palette={h: "0.15" for h in hue_order} if hue else None, color=None if hue else "0.15")
 
-    `table`: rows of `keydoor_study.success_table` (dataset, method, n_seeds, mean_%, std_%, paper_%).
-    Methods without runs are drawn as an empty slot labelled "not run".
+
+def _paper_marks(ax: plt.Axes, x: np.ndarray, values: np.ndarray, width: float) -> None:
+    """The paper's value as a black horizontal mark across each bar's slot (none where the paper has none)."""
+    keep = ~np.isnan(values)
+    ax.hlines(values[keep], x[keep] - width / 2, x[keep] + width / 2, color="black", lw=2, zorder=4, label="paper")
+
+
+def fig_keydoor_success(runs: pd.DataFrame, table: pd.DataFrame) -> Figure:
+    """Table 6 as bars: our success rate per method (seed mean, 95% bootstrap CI, each seed a dot), the paper's
+    value as a black mark on each bar, one panel per dataset.
+
+    `runs`: one row per run (dataset, method, seed, success_%), e.g. `keydoor_study.learning_curves` of
+    `final_evals`. `table`: rows of `keydoor_study.success_table`; it fixes the slots (every dataset x method,
+    in order), the paper's value (paper_%) and the Random row (mean_%, a closed form without seeds). A method
+    without runs keeps its slot, empty and labelled "not run".
     """
     datasets = list(dict.fromkeys(table["dataset"]))
+    random_label = method_label("random")
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), sharey=True, squeeze=False)
     for ax, ds in zip(axes[0], datasets):
-        part = table[table["dataset"] == ds].reset_index(drop=True)
-        x = np.arange(len(part))
-        ours = part["mean_%"].to_numpy(dtype=float)
-        ax.bar(x - 0.2, np.nan_to_num(ours), 0.4, yerr=np.nan_to_num(part["std_%"].to_numpy(dtype=float)),
-               capsize=3, color="tab:blue", label="ours (mean ± std over seeds)")
-        ax.bar(x + 0.2, part["paper_%"].to_numpy(dtype=float), 0.4, color="tab:gray", alpha=0.6,
-               label="paper (Table 6)")
-        spread = np.nan_to_num(part["std_%"].to_numpy(dtype=float))
-        for xi, v, sd in zip(x, ours, spread):
-            ax.text(xi - 0.2, 2 if np.isnan(v) else v + sd + 2, "not run" if np.isnan(v) else f"{v:.0f}",
-                    ha="center", va="bottom", fontsize=8, rotation=90 if np.isnan(v) else 0)
-        ax.set_xticks(x, part["method"])
-        ax.set_title(f"{ds} random trajectories")
-        ax.set_ylim(0, 105)
+        slots = table[table["dataset"] == ds].reset_index(drop=True)
+        methods = list(slots["method"])
+        part = runs[(runs["dataset"] == ds) & runs["method"].isin(methods)]
+        seeds = part.groupby("method")["seed"].nunique()
+        if len(part):
+            _seed_bars(ax, part, "method", "success_%", methods, color="tab:blue")
+        ticks = []
+        for x, row in slots.iterrows():
+            if row["method"] == random_label:  # a closed form: one value, no seeds, no interval
+                ax.bar(x, row["mean_%"], 0.8, color="tab:gray", alpha=0.5, hatch="//")
+                ticks.append(f"{row['method']}\n(closed form)")
+            elif row["method"] in seeds:
+                n = seeds[row["method"]]
+                ticks.append(f"{row['method']}\n({n} seed{'s' if n > 1 else ''})")
+            else:
+                ax.text(x, 2, "not run", ha="center", va="bottom", fontsize=9, style="italic", color="0.3")
+                ticks.append(f"{row['method']}\n(not run)")
+        _paper_marks(ax, np.arange(len(slots)), slots["paper_%"].to_numpy(dtype=float), 0.8)
+        ax.set_xticks(np.arange(len(slots)), ticks)
+        ax.set_xlim(-0.6, len(slots) - 0.4)
+        ax.set(title=f"{ds} random trajectories", xlabel=None, ylabel=None, ylim=(0, 105))
     axes[0][0].set_ylabel("success rate (%)")
-    axes[0][0].legend(loc="upper right", fontsize=8)
+    fig.legend(handles=[Patch(color="tab:blue", label=OURS),
+                        Patch(facecolor="tab:gray", alpha=0.5, hatch="//", label="random policy (closed form)"),
+                        Line2D([], [], color="black", lw=2, label="paper (Table 6)")],
+               loc="lower center", ncol=3, fontsize=8)
     fig.suptitle("Key-to-Door success rate (Table 6)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend below the panels, clear of the bars
     return fig
 
 
@@ -133,29 +169,33 @@ def fig_steps_histogram(steps: pd.DataFrame, max_steps: int) -> Figure:
     return fig
 
 
-def fig_gym_scores(table: pd.DataFrame) -> Figure:
-    """Table 2/3 as bars: last-evaluation score (mean ± std over seeds) per method, paper's value as a mark.
+def fig_gym_scores(runs: pd.DataFrame, table: pd.DataFrame) -> Figure:
+    """Table 2/3 as bars: last-evaluation score per method (seed mean, 95% bootstrap CI, each seed a dot), the
+    paper's value as a black mark on each bar, one panel per env.
 
-    `table`: rows of `gym_study.table2` (env, dataset, method, last_mean, last_std, paper). One panel per env.
+    `runs`: one row per run (env, dataset, method, seed, last), e.g. `gym_study.table2_runs`; `table`: rows of
+    `gym_study.table2`, whose `paper` column gives the paper's value per (env, dataset, method).
     """
-    envs = list(dict.fromkeys(table["env"]))
+    envs = list(dict.fromkeys(runs["env"]))
+    methods = list(dict.fromkeys(runs["method"]))
+    palette = dict(zip(methods, sns.color_palette(n_colors=len(methods))))
+    paper = table.set_index(["env", "dataset", "method"])["paper"]
+    width = 0.8 / len(methods)  # seaborn's dodge: 0.8 per category shared by the hue levels
     fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4), sharey=True, squeeze=False)
     for ax, env in zip(axes[0], envs):
-        part = table[table["env"] == env]
+        part = runs[runs["env"] == env]
         datasets = list(dict.fromkeys(part["dataset"]))
-        methods = list(dict.fromkeys(part["method"]))
-        width = 0.8 / len(methods)
-        for j, m in enumerate(methods):
-            rows = part[part["method"] == m].set_index("dataset").reindex(datasets)
-            x = np.arange(len(datasets)) + (j - (len(methods) - 1) / 2) * width
-            ax.bar(x, rows["last_mean"], width, yerr=rows["last_std"].fillna(0), capsize=2, label=m)
-            ax.scatter(x, rows["paper"], marker="_", s=200, color="black", zorder=3,
-                       label="paper" if j == 0 else None)
-        ax.set_xticks(np.arange(len(datasets)), datasets)
-        ax.set_title(env)
+        _seed_bars(ax, part, "dataset", "last", datasets, hue="method", hue_order=methods, palette=palette)
+        x = [i + (j - (len(methods) - 1) / 2) * width for i in range(len(datasets)) for j in range(len(methods))]
+        values = [paper.get((env, d, m), np.nan) for d in datasets for m in methods]
+        _paper_marks(ax, np.array(x), np.array(values, dtype=float), width)
+        ax.set(title=env, xlabel=None, ylabel=None)
         ax.axhline(0, color="gray", lw=0.5)
     axes[0][0].set_ylabel("D4RL-normalised score (last evaluation)")
-    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    axes[0][-1].legend(handles=[Patch(color=palette[m], label=m) for m in methods]
+                       + [Line2D([], [], color="black", lw=2, label="paper")],
+                       title=OURS.replace("CI over", "CI\nover"), title_fontsize=8, fontsize=8,
+                       loc="upper left", bbox_to_anchor=(1, 1))
     fig.suptitle("DT vs BC, %BC and CQL (Table 2/3 analog); black marks: the paper")
     fig.tight_layout()
     return fig

@@ -45,6 +45,9 @@ def test_sweep_tables_and_figure4_on_synthetic_data(tmp_path):
     assert set(t2["method"]) == {"DT", "BC", "50%BC"}
     dt_row = t2[(t2["method"] == "DT") & (t2["dataset"] == "medium-replay")].iloc[0]
     assert dt_row["paper"] == 82.7 and dt_row["corl_last"] == pytest.approx(81.77) and dt_row["seeds"] == 2
+    from dtlib import plots
+
+    assert len(plots.fig_gym_scores(gym_study.table2_runs(per_run), t2).axes[0].patches) == len(t2)  # a bar per row
     ab = gym_study.ablation_table(per_run, "hopper")
     assert set(ab["K"]) == {1, 20} and set(ab["reward_mode"]) == {"dense", "delayed"}
     assert (ab[ab["method"] == "dt"]["K"] == 1).sum() == 2  # the K=1 runs on both datasets
@@ -66,14 +69,25 @@ def test_figure4_targets_span_below_to_above_the_best_episode():
 
 def test_gym_figures_render_from_tables():
     import pandas as pd
+    from matplotlib.collections import PathCollection
 
     from dtlib import plots
 
-    t = pd.DataFrame({"env": ["hopper"] * 4, "dataset": ["medium", "medium", "medium-replay", "medium-replay"],
-                      "method": ["DT", "BC"] * 2, "last_mean": [50, 40, 60, 20], "last_std": [1, 2, 3, None],
-                      "paper": [67.6, 63.9, 82.7, 27.6]})
-    fig = plots.fig_gym_scores(t)
-    assert fig.axes[0].get_title() == "hopper" and len(fig.axes[0].patches) == 4
+    runs = pd.DataFrame({"env": "hopper", "dataset": ["medium"] * 4 + ["medium-replay"] * 3,
+                         "method": ["DT", "DT", "BC", "BC", "DT", "DT", "BC"], "seed": [0, 1, 0, 1, 0, 1, 0],
+                         "last": [50, 54, 40, 42, 60, 64, 20]})
+    t = pd.DataFrame({"env": "hopper", "dataset": ["medium", "medium", "medium-replay", "medium-replay"],
+                      "method": ["DT", "BC"] * 2, "paper": [67.6, 63.9, 82.7, np.nan]})
+    ax = plots.fig_gym_scores(runs, t).axes[0]
+    assert ax.get_title() == "hopper" and sorted(p.get_height() for p in ax.patches) == [20, 41, 52, 62]  # seed means
+    centres = sorted(round(p.get_x() + p.get_width() / 2, 6) for p in ax.patches)
+    marks = next(c for c in ax.collections if c.get_label() == "paper").get_segments()
+    assert len(marks) == 3  # none where the paper has no number
+    assert {round((a[0] + b[0]) / 2, 6) for a, b in marks} <= set(centres)  # each mark centred on its bar
+    dots = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert sum(len(c.get_offsets()) for c in dots) == len(runs)  # every seed a dot
+    legend = ax.get_legend()
+    assert "95% bootstrap CI" in legend.get_title().get_text() and legend.get_texts()[-1].get_text() == "paper"
     sweep = pd.DataFrame({"env": "hopper", "seed": [0, 0, 1, 1], "target": [100, 200, 100, 200],
                           "return": [90, 180, 110, 170], "dataset_best": 150.0})
     fig = plots.fig_target_return(sweep)

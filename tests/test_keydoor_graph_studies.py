@@ -107,7 +107,16 @@ def test_success_table_mean_std_over_seeds_and_missing_methods():
     assert table.set_index("method").loc["Random", "mean_%"] == pytest.approx(3.1)
     shown = keydoor_study.format_table(table)
     assert shown.loc["CQL", ("ours", "1k")] == "not yet run" and shown.loc["DT", ("paper", "1k")] == "71.8"
-    plots.fig_keydoor_success(table)
+    per_seed = keydoor_study.learning_curves(evals.assign(step=1))  # one row per run, as the notebook passes
+    ax = plots.fig_keydoor_success(per_seed, table).axes[0]
+    assert sorted(p.get_height() for p in ax.patches) == pytest.approx([0, 3.1, 75])  # BC, Random, DT; no CQL, %BC
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["DT\n(2 seeds)", "CQL\n(not run)", "BC\n(2 seeds)",
+                                                           "%BC\n(not run)", "Random\n(closed form)"]
+    assert [t.get_text() for t in ax.texts] == ["not run", "not run"]  # the empty CQL and %BC slots
+    dt_interval = next(line.get_ydata() for line in ax.lines if np.nanmean(line.get_xdata()) == 0)  # DT's, capped
+    assert (np.nanmin(dt_interval), np.nanmax(dt_interval)) == (50, 100)  # bootstrap CI of the mean of 100 and 50
+    marks = next(c for c in ax.collections if c.get_label() == "paper")
+    assert len(marks.get_segments()) == 5 and marks.get_segments()[0][0][1] == 71.8  # every slot, DT's first
 
 
 def test_sweep_critic_and_figure5_tables(data_home):
