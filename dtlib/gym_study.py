@@ -25,7 +25,7 @@ from scipy import stats as sps
 
 from dtlib import paper
 from dtlib.config import method_label
-from dtlib.compute import PRECISION_CHOICES, resolve_precision
+from dtlib.compute import PRECISION_CHOICES, precision_deviations, resolve_precision
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.evaluate import EvalConfig, evaluate
 from dtlib.experiment import RunConfig, build_model, run
@@ -386,4 +386,5 @@ def deviations(study: GymStudy) -> list[str]:
                      "delayed-reward verdict rests on more than one env.")
     if study.threads:
         items.append(f"torch ran on {study.threads} CPU thread(s); this changes speed, not results semantics.")
-    return items
+    cql = [f"CQL: {line}" for line in precision_deviations(study.cql_precision)]
+    return items + precision_deviations(study.precision, study.dropout_masks) + cql

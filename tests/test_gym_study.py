@@ -223,3 +223,9 @@ def pd_concat(*frames):
     import pandas as pd
 
     return pd.concat(frames, ignore_index=True)
+
+
+def test_packed_masks_are_a_written_deviation():
+    assert not any("PackedDropout" in d for d in gym_study.deviations(gym_study.GymStudy(**PARAMS)))
+    packed = gym_study.GymStudy(**{**PARAMS, "dropout_masks": "packed"})
+    assert sum("PackedDropout" in d for d in gym_study.deviations(packed)) == 1
