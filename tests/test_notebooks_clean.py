@@ -27,6 +27,17 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_every_cell_has_its_own_id(nb):
+    """nbformat 4.5 wants a cell id (a missing one is a warning today, an error in future nbformat)."""
+    import json
+
+    cells = json.loads(nb.path.read_text())["cells"]
+    ids = [c.get("id") for c in cells]
+    assert None not in ids, f"{nb.name}: cell {ids.index(None) + 1} has no id"
+    assert len(set(ids)) == len(ids), f"{nb.name}: repeated cell ids"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
 def test_outputs_stripped(nb):
     for i, cell in enumerate(read(nb).cells):
         if cell.cell_type == "code":
