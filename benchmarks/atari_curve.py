@@ -14,7 +14,6 @@ resumable: kill it and start the same command again to continue from its last ch
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from dtlib.experiment import RunConfig, run
 from dtlib.paths import data_dir
 from dtlib.results import RunDir
 from dtlib.specs import get_env_spec
+from keydoor_curve import speed_line  # benchmarks/ is on the path when a script here runs
 
 
 def curve(run_dir: RunDir) -> str:
@@ -35,13 +35,7 @@ def curve(run_dir: RunDir) -> str:
     lines = ["step  target  mean_return  std  episodes"]
     for (step, target), g in evals.groupby(["step", "target"]):
         lines.append(f"{step:>5}  {target:6g}  {g['return'].mean():11.2f}  {g['return'].std():4.1f}  {len(g)}")
-    if run_dir.metrics_path.exists():
-        m = run_dir.metrics()
-        if len(m) > 1:
-            steps, wall = m["step"].to_numpy(), m["time/wall_s"].to_numpy()
-            lines.append(f"{int(steps[-1])} steps in {wall[-1]:.0f} s wall (evaluations included): "
-                         f"{steps[-1] / wall[-1]:.2f} steps/s; load average {os.getloadavg()}")
-    return "\n".join(lines)
+    return "\n".join(lines + speed_line(run_dir))
 
 
 def main(argv: list[str] | None = None) -> None:

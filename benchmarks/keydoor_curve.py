@@ -31,13 +31,19 @@ def curve(run_dir: RunDir) -> str:
     if len(evals):
         for step, ok in (evals.assign(s=evals["return"] > 0.5).groupby("step")["s"].mean() * 100).items():
             lines.append(f"{step:>5}  {ok:6.1f}")
-    if run_dir.metrics_path.exists():
-        m = run_dir.metrics()
-        if len(m) > 1:
-            steps, wall = m["step"].to_numpy(), m["time/wall_s"].to_numpy()
-            lines.append(f"{int(steps[-1])} steps in {wall[-1]:.0f} s wall (evaluations included): "
-                         f"{steps[-1] / wall[-1]:.2f} steps/s; load average {os.getloadavg()}")
-    return "\n".join(lines)
+    return "\n".join(lines + speed_line(run_dir))
+
+
+def speed_line(run_dir: RunDir) -> list[str]:
+    """The run's training speed from metrics.csv (evaluations included), as one line ([] before two rows)."""
+    if not run_dir.metrics_path.exists():
+        return []
+    m = run_dir.metrics()
+    if len(m) < 2:
+        return []
+    steps, wall = m["step"].to_numpy(), m["time/wall_s"].to_numpy()
+    return [f"{int(steps[-1])} steps in {wall[-1]:.0f} s wall (evaluations included): "
+            f"{steps[-1] / wall[-1]:.2f} steps/s; load average {os.getloadavg()}"]
 
 
 def main(argv: list[str] | None = None) -> None:
