@@ -59,11 +59,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=None, help="override the preset's batch size (32)")
     ap.add_argument("--lr", type=float, default=None, help="override the preset's learning rate (1e-3)")
     ap.add_argument("--dropout", type=float, default=None, help="override the model's dropout (0.1)")
+    ap.add_argument("--weight-decay", type=float, default=None, help="override AdamW's weight decay (1e-4)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = keydoor_dataset(args.dataset, 0)
     rc = RunConfig("keydoor", dataset_label(args.dataset), "dt", seed=args.seed)
-    train = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+    train = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr),
+                                                ("weight_decay", args.weight_decay)) if v is not None}
     model = {"dropout": args.dropout} if args.dropout is not None else None
     run_dir = run(rc, data, args.runs, EvalConfig(episodes=args.eval_episodes), progress=False, steps=args.steps,
                   eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, model_overrides=model, **train)
