@@ -3,6 +3,7 @@
     html = render.gym_clips(model, spec, targets, labels, render.video_config(profile))   # MuJoCo, side by side
     html = render.keydoor_clips(model, spec, env_params, cfg)     # one success and one failure on the grid
     html = render.graph_clip(model, spec, data, prior, cfg)       # the DT's path beside the shortest path
+    html = render.atari_clip(model, spec, targets, labels, cfg)   # Pong/Breakout screens, side by side
     html = render.target_slider(clips, figure_png)                 # ~8 targets, a range slider, inline JS
 
 Every episode comes from `dtlib.evaluate.evaluate` (seeded: episode i resets with `VideoConfig.seed + i`);
@@ -11,8 +12,8 @@ Mesa's software renderer on a CPU: ~40-65 ms per 320x240 frame, so only every `e
 at most `max_frames`). Key-to-Door and graph frames are drawn from the recorded observations and actions.
 Clips are written with imageio-ffmpeg's bundled ffmpeg (libx264, yuv420p, one thread) and embedded as
 `<video controls src="data:video/mp4;base64,...">`, so a report stays one file that reads offline. Where no
-GL context can be made, MuJoCo clips are replaced by a note saying why (`gl_problem`). Pong: `atari_clip`
-is the hook, to be filled once the Atari behaviour data leaves random play (ALE renders frames itself).
+GL context can be made, MuJoCo clips are replaced by a note saying why (`gl_problem`). Atari (`atari_clip`):
+ALE renders its own 210x160 screen (no GL), every `atari_every`-th agent step, upscaled `atari_scale` times.
 """
 from __future__ import annotations
 
@@ -57,9 +58,15 @@ class VideoConfig:
     seed: int = 20_000  # episode i resets with seed + i (disjoint from the evaluation's 10,000 + i)
     slider_targets: int = 8  # clips in the target slider
     slider_scale: float = 0.75  # slider clips are this fraction of width x height
+    # Atari: an agent step is 4 emulator frames (1/15 s of play) and a screen costs ~0.03 ms, so frames are
+    # kept far more often than MuJoCo's; a clip plays at fps * atari_every / 15 times real time
+    atari_every: int = 2  # Atari: draw every n-th agent step
+    atari_max_frames: int = 225  # Atari frames per clip at most (the episode itself runs to its end or cap)
+    atari_scale: int = 2  # Atari: nearest-neighbour upscale of the 210x160 screen, so the ball is easy to see
 
     def __post_init__(self) -> None:
-        for name in ("width", "height", "every", "max_frames", "fps", "slider_targets"):
+        for name in ("width", "height", "every", "max_frames", "fps", "slider_targets", "atari_every",
+                     "atari_max_frames", "atari_scale"):
             check_positive(name, getattr(self, name), integer=True)
         if not (isinstance(self.crf, int) and 0 <= self.crf <= 51):
             raise ParameterError(f"crf={self.crf!r} must be an integer in [0, 51]")
@@ -69,10 +76,14 @@ class VideoConfig:
 
 # Per-profile sizes: smoke renders a tiny clip so that CI exercises the whole path in seconds.
 VIDEO_PRESETS: dict[str, VideoConfig] = {
-    "smoke": VideoConfig(width=160, height=128, every=10, max_frames=6, fps=5, slider_targets=3),
-    # small: the first 300 steps of each episode in 4 s; a few hundred frames per report at ~50-200 ms of CPU each
-    "small": VideoConfig(width=320, height=240, every=5, max_frames=60, fps=15, slider_targets=8, slider_scale=0.75),
-    "paper": VideoConfig(width=320, height=240, every=4, max_frames=250, fps=15, slider_targets=8),
+    "smoke": VideoConfig(width=160, height=128, every=10, max_frames=6, fps=5, slider_targets=3,
+                         atari_every=4, atari_max_frames=6, atari_scale=1),
+    # small: the first 300 steps of each episode in 4 s; a few hundred frames per report at ~50-200 ms of CPU each.
+    # Atari: the first 450 agent steps (30 s of play) at twice real time
+    "small": VideoConfig(width=320, height=240, every=5, max_frames=60, fps=15, slider_targets=8, slider_scale=0.75,
+                         atari_every=2, atari_max_frames=225, atari_scale=2),
+    "paper": VideoConfig(width=320, height=240, every=4, max_frames=250, fps=15, slider_targets=8,
+                         atari_every=2, atari_max_frames=225, atari_scale=2),
 }
 
 
@@ -467,10 +478,46 @@ def graph_clip(model: Any, spec: Any, data: Any, prior: Callable[[np.ndarray], n
     return video_tag(encode_mp4(frames, fps=fps), caption)
 
 
-def atari_clip(*_: Any, **__: Any) -> str:
-    """Pong/Breakout clips: not drawn yet (the small profile's Atari agents play at random-play level)."""
-    return note("Atari clips come once the Atari behaviour data leaves random play (ALE renders frames itself; "
-                "dtlib.render.atari_clip is the hook).")
+# ------------------------------------------------------------------------------------------ Atari
+ATARI_STEPS_PER_SECOND = 15  # an agent step is 4 emulator frames at 60 Hz (dtlib.envs.atari)
+
+
+def atari_panel(frame: np.ndarray, lines: Sequence[str], scale: int = 2, size: int = 13) -> np.ndarray:
+    """An ALE screen upscaled `scale` times (nearest neighbour) under a white band holding `lines`."""
+    big = np.asarray(frame, dtype=np.uint8).repeat(scale, axis=0).repeat(scale, axis=1)  # [scale*210, scale*160, 3]
+    band = np.full(((size + 4) * len(lines) + 4, big.shape[1], 3), 255, dtype=np.uint8)  # above the game's score
+    return annotate(np.concatenate([band, big], axis=0), lines, size=size)
+
+
+def atari_clip(model: Any, spec: Any, targets: Sequence[float], labels: Sequence[str], cfg: VideoConfig,
+               title: str = "", max_steps: int = 0, sample_actions: bool = True) -> str:
+    """Atari: one seeded episode per target side by side, each panel labelled with its target and achieved return.
+
+    `max_steps` caps each episode (0: the spec's 27,000 agent steps) and `sample_actions` samples from the DT's
+    softmax: pass the study's evaluation settings (`AtariStudy.eval_config`) so the clip plays as it is scored."""
+    from dtlib.evaluate import EvalConfig, evaluate, make_env
+
+    if len(targets) != len(labels) or not len(targets):
+        raise ParameterError(f"targets={list(targets)!r} and labels={list(labels)!r}: one label per target, >= 1")
+    recorder = FrameRecorder(cfg.atari_every, cfg.atari_max_frames)
+    eval_cfg = EvalConfig(episodes=1, targets=tuple(float(t) for t in targets), seed=cfg.seed,
+                          sample_actions=sample_actions, max_steps=max_steps, parallel=len(targets))
+    rows = evaluate(model, spec, eval_cfg, env_fn=lambda: make_env(spec, render_mode="rgb_array"), observe=recorder)
+    panels = []
+    for j, ((_, r), label) in enumerate(zip(rows.iterrows(), labels)):
+        lines = _episode_lines(r["target"], r["return"], int(r["length"]), label)
+        panels.append([atari_panel(f, lines, cfg.atari_scale) for f in recorder.frames.get(j, [])])
+    mp4 = encode_mp4(side_by_side(panels), cfg.fps, cfg.crf)
+    cap = max_steps or spec.max_ep_len
+    shown = min(cfg.atari_max_frames * cfg.atari_every, int(rows["length"].max()))
+    speed = cfg.fps * cfg.atari_every / ATARI_STEPS_PER_SECOND
+    caption = (f"{title}{': ' if title else ''}" + "; ".join(
+        f"{label} target {r['target']:,.0f} → return {r['return']:,.0f} ({int(r['length'])} steps"
+        f"{', capped' if int(r['length']) >= cap else ''})" for label, (_, r) in zip(labels, rows.iterrows()))
+        + f". Actions {'sampled from the softmax' if sample_actions else 'the argmax'}, as evaluated; an episode "
+          f"stops at {cap:,} agent steps (4 frames each). The clip shows up to the first {shown} steps (one frame per "
+          f"{cfg.atari_every} steps, {speed:.2g}x real time), seed {cfg.seed}; the returns are of the whole episodes.")
+    return video_tag(mp4, caption)
 
 
 # ------------------------------------------------------------------------------------------ the reports' clips
@@ -617,6 +664,42 @@ def keydoor_report(runs: Any, runs_root: str | Path, episodes: int = 20) -> str:
             f"conditioned on a return of 1: {found['successes']} successes in {found['episodes']} seeded episodes.</p>")
     check_budget([html_])
     return head + html_
+
+
+def atari_targets(spec: Any, data: Any) -> tuple[list[float], list[str]]:
+    """Atari clip targets: a low one inside the data (its median episode return), the data's best, the paper's;
+    a target equal to an earlier one joins its label instead of playing the same episode twice."""
+    ret = np.asarray(data.episode_returns, dtype=float)
+    paper = spec.targets[0] if getattr(spec, "paper_target", None) is None else spec.paper_target
+    out: dict[float, list[str]] = {}
+    for t, label in ((float(np.round(np.median(ret))), "data's median"), (float(ret.max()), "data's best"),
+                     (float(paper), "paper")):
+        out.setdefault(t, []).append(label)
+    return list(out), [" = ".join(v) for v in out.values()]
+
+
+def atari_report(study: Any, runs_root: str | Path, data: dict, profile: str = "small") -> str:
+    """The Atari report's clips: per game the first seed's default-K DT at three targets, played as it is scored
+    (the study's evaluation: sampled actions, its episode cap)."""
+    from dtlib.specs import get_env_spec
+
+    cfg = video_config(profile)
+    parts = []
+    for game in study.games:
+        mine = [c for c in study.run_configs() if (c.env, c.method, c.context_len, c.seed)
+                == (game, "dt", study.k(game), study.seeds[0])]
+        path = find_run(runs_root, mine[0].name) if mine else None
+        if path is None:
+            parts.append(note(f"no finished DT run for {game} under {runs_root}"))
+            continue
+        rc, spec = mine[0], get_env_spec(game)
+        targets, labels = atari_targets(spec, data[game])
+        ev = study.eval_config(rc)
+        parts.append(atari_clip(load_run_model(path), spec, targets, labels, cfg,
+                                title=f"{game} {rc.dataset}, DT K={rc.context_len} seed {rc.seed}",
+                                max_steps=ev.max_steps, sample_actions=ev.sample_actions))
+    check_budget(parts)
+    return "".join(parts)
 
 
 def graph_report(study: Any, data: Any, runs_root: str | Path, episodes: int = 20) -> str:

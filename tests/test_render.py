@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from html import unescape
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import torch
 
 from dtlib import render
 from dtlib.envs import graph, keydoor
-from dtlib.evaluate import EvalConfig, evaluate
+from dtlib.evaluate import EvalConfig, evaluate, make_env
 from dtlib.model import DecisionTransformer, ModelConfig
 from dtlib.specs import get_env_spec
 from dtlib.validate import ParameterError
@@ -165,3 +166,59 @@ def test_no_gl_gives_a_note_not_an_error():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "Clip skipped" in out.stdout and "no OpenGL context" in out.stdout and "<video" not in out.stdout
+
+
+def tiny_pong_dt(seed: int = 0) -> DecisionTransformer:
+    torch.manual_seed(seed)
+    return DecisionTransformer(ModelConfig(obs_shape=(4, 84, 84), act_dim=6, discrete=True, encoder="cnn", n_layer=1,
+                                           n_head=1, embed_dim=16, context_len=4, max_ep_len=27000,
+                                           return_scale=1.0, activation="gelu")).eval()
+
+
+def test_atari_clip_shows_the_screens_side_by_side_with_returns(tmp_path):
+    model, spec = tiny_pong_dt(), get_env_spec("pong")
+    cfg = render.VideoConfig(fps=5, atari_every=4, atari_max_frames=3, atari_scale=2)
+    html = render.atari_clip(model, spec, [-21.0, 20.0], ["low", "paper"], cfg, title="pong", max_steps=10)
+    assert html.count("<video") == 1 and "low target -21" in html and "paper target 20" in html
+    assert "(10 steps, capped)" in html and "seed 20000" in html
+    frames = decode(base64.b64decode(re.search(r'base64,([^"]+)"', html).group(1)), tmp_path)
+    assert len(frames) == 3  # steps 0, 4 and 8 of the 10
+    assert frames[0].shape[1] >= 2 * 2 * 160 and frames[0].shape[0] >= 2 * 210  # two panels of the 2x screen
+    ev = EvalConfig(episodes=1, targets=(-21.0, 20.0), seed=cfg.seed, sample_actions=True, max_steps=10, parallel=2)
+    calls = []
+    drawn = evaluate(model, spec, ev, env_fn=lambda: make_env(spec, render_mode="rgb_array"),
+                     observe=lambda row, env: calls.append(env.render().shape))
+    assert evaluate(model, spec, ev).equals(drawn)  # rendering leaves the episodes unchanged
+    assert set(calls) == {(210, 160, 3)}  # the wrappers pass render() through to the emulator's RGB screen
+    with pytest.raises(ParameterError, match="one label per target"):
+        render.atari_clip(model, spec, [1.0, 2.0], ["only one"], cfg)
+    with pytest.raises(ParameterError, match="atari_scale"):
+        render.VideoConfig(atari_scale=0)
+
+
+def test_atari_targets_low_best_paper_without_repeats():
+    from test_atari_study import frames_dataset
+
+    targets, labels = render.atari_targets(get_env_spec("pong"), frames_dataset(returns=(-21.0, -20.0, -17.0)))
+    assert targets == [-20.0, -17.0, 20.0] and labels == ["data's median", "data's best", "paper"]
+    targets, labels = render.atari_targets(get_env_spec("pong"), frames_dataset(returns=(-21.0, -21.0)))
+    assert targets == [-21.0, 20.0] and labels == ["data's median = data's best", "paper"]
+
+
+def test_atari_report_clips_the_first_dt_or_says_there_is_none(tmp_path):
+    from test_atari_study import PARAMS, frames_dataset
+
+    from dtlib import atari_study
+    from dtlib.experiment import run
+
+    study = atari_study.AtariStudy(**{**PARAMS, "seeds": [0], "max_eval_steps": 8, "figure4_targets": {}})
+    data = {"pong": frames_dataset()}
+    html = render.atari_report(study, tmp_path, data, "smoke")
+    assert "Clip skipped" in html and "no finished DT run for pong" in html and "<video" not in html
+    rc = next(c for c in study.run_configs() if c.method == "dt" and c.context_len == study.k("pong"))
+    run(rc, data["pong"], tmp_path, study.eval_config(rc), progress=False, model_overrides=study.model_overrides,
+        **study.train_overrides(rc, data["pong"].n_steps))
+    html = unescape(render.atari_report(study, tmp_path, data, "smoke"))
+    assert html.count("<video") == 1 and "Clip skipped" not in html
+    assert "data's median target -20" in html and "data's best target -19" in html and "paper target 20" in html
+    assert "stops at 8 agent steps" in html  # the study's evaluation cap

@@ -15,13 +15,15 @@ MAX_FRAMES = 108_000  # emulator frames per episode [repo atari eval; Machado et
 
 
 def make_atari_env(env_id: str, noop_max: int = 30, frame_stack: int = 4,
-                   repeat_action_probability: float = 0.0) -> gym.Env:
+                   repeat_action_probability: float = 0.0, render_mode: str | None = None) -> gym.Env:
     """`ALE/<Game>-v5` with the paper's evaluation preprocessing; observations [4, 84, 84] uint8.
 
     `repeat_action_probability`: sticky actions, 0 at evaluation (paper); 0.25 when collecting data as DQN-replay.
+    `render_mode="rgb_array"`: `env.render()` returns the emulator's 210x160 RGB screen through the wrappers (the
+    report clips, dtlib.render); observations and dynamics are the same either way.
     """
     env = gym.make(env_id, frameskip=1, repeat_action_probability=repeat_action_probability,
-                   full_action_space=False, max_num_frames_per_episode=MAX_FRAMES)
+                   full_action_space=False, max_num_frames_per_episode=MAX_FRAMES, render_mode=render_mode)
     env = gym.wrappers.AtariPreprocessing(env, noop_max=noop_max, frame_skip=4, screen_size=84,
                                           terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
     return gym.wrappers.FrameStackObservation(env, frame_stack)
