@@ -44,6 +44,17 @@ graph,eval,fp32,cpu,0.000382,"100 episodes in lockstep",benchmarks/step_costs.py
 sac,train,fp32,cpu,0.0154,"SAC 256x256 (behaviour policies)",walker2d behaviour SAC 2026-11-26: ~65 updates/s on one core (issue 4's closing note)
 """
 ATARI_MEASURED = {"batch": 128, "k": 30, "n_layer": 6, "embed_dim": 128}  # the shape of the atari rows
+# Multiply-accumulates of the paper's CNN on one 4x84x84 frame stack (dtlib.model.AtariEncoder, before its Linear):
+# 8x8/4 -> 20x20x32, 4x4/2 -> 9x9x64, 3x3/1 -> 7x7x64.
+ATARI_CNN_MACS = 20 * 20 * 32 * (8 * 8 * 4) + 9 * 9 * 64 * (4 * 4 * 32) + 7 * 7 * 64 * (3 * 3 * 64)  # 7,737,344
+
+
+def atari_step_macs(batch: int, k: int, n_layer: int, width: int) -> int:
+    """Forward multiply-accumulates of one Atari DT training step: per timestep the CNN and its Linear
+    (3136 -> width) on one frame stack, and ~12·width² per transformer block for each of its 3 tokens. The CNN
+    dominates small transformers (96% at 2 layers x 64, 68% at the paper's 6 x 128), so a step's cost is scaled
+    by this count, not by the transformer's size alone."""
+    return batch * k * (ATARI_CNN_MACS + 3136 * width + 3 * 12 * n_layer * width ** 2)
 
 
 def step_costs() -> pd.DataFrame:
@@ -154,14 +165,15 @@ def _atari(profile: Profile, runs_root) -> Line:
     n = study.behaviour_steps if study.dataset_source == "build" else study.replay_steps
     data = {g: types.SimpleNamespace(n_steps=n) for g in study.games}  # sizes only: nothing is loaded
 
-    def scale(job) -> float:  # the measured shape's cost scaled by tokens x depth x width^2
+    def scale(job) -> float:  # the measured shape's cost scaled by multiply-accumulates per step
         m = ATARI_MEASURED
-        return (job.train_overrides["batch_size"] * job.run.context_len * job.model_overrides["n_layer"]
-                * job.model_overrides["embed_dim"] ** 2) / (m["batch"] * m["k"] * m["n_layer"] * m["embed_dim"] ** 2)
+        return (atari_step_macs(job.train_overrides["batch_size"], job.run.context_len,
+                                job.model_overrides["n_layer"], job.model_overrides["embed_dim"])
+                / atari_step_macs(m["batch"], m["k"], m["n_layer"], m["embed_dim"]))
 
     line = _grid_line("40_atari", atari_study.jobs(study, data), runs_root, scale)
-    line.notes.append("Atari training costs scaled from the measured K 30 / batch 128 / 6x128 shape by batch x K x "
-                      "layers x width^2; evaluation counts the emulator only")
+    line.notes.append("Atari training costs scaled from the measured K 30 / batch 128 / 6x128 shape by multiply-"
+                      "accumulates per step (CNN + transformer, plan.atari_step_macs); evaluation counts the emulator only")
     if study.dataset_source == "build":
         line.notes.append(f"plus building each game's data: {len(study.games)} behaviour DQNs of "
                           f"{study.behaviour_steps:,} steps (cost not measured; skipped when built before)")

@@ -73,3 +73,27 @@ def test_keydoor_estimate_scales_with_the_dt_batch(tmp_path):
     dt_steps = cfg.steps["dt"] * len(cfg.datasets) * len(cfg.seeds)
     extra = at[128].cpu_s - at[32].cpu_s  # only the Table 6 DTs change: 3x their cost more at 4x the batch
     assert extra == pytest.approx(3 * dt_steps * plan.cost("keydoor", "dt", "fp32"), rel=1e-6)
+
+
+def test_atari_cnn_macs_are_the_models():
+    """The plan's per-frame CNN count equals the multiply-accumulates of dtlib.model.AtariEncoder's convolutions,
+    read from the module's own layers on an 84x84 frame stack."""
+    from dtlib.model import AtariEncoder, ModelConfig
+
+    enc = AtariEncoder(ModelConfig(obs_shape=(4, 84, 84), act_dim=6, discrete=True, encoder="cnn", embed_dim=64))
+    macs = []
+    hooks = [m.register_forward_hook(lambda m, i, o: macs.append(o[0].numel() * m.weight[0].numel()))
+             for m in enc.conv if isinstance(m, torch.nn.Conv2d)]
+    enc(torch.zeros(1, 1, 4, 84, 84, dtype=torch.uint8))
+    for h in hooks:
+        h.remove()
+    assert sum(macs) == plan.ATARI_CNN_MACS
+
+
+def test_atari_cost_follows_the_cnn_for_small_transformers():
+    # at 2 layers x 64 the CNN is most of a step: a 4x narrower, 3x shallower transformer is not 36x cheaper
+    small = plan.atari_step_macs(32, 8, 2, 64)
+    paper = plan.atari_step_macs(128, 30, 6, 128)
+    assert 0.9 < 32 * 8 * plan.ATARI_CNN_MACS / small < 1.0
+    assert small / paper > (32 * 8) / (128 * 30) / 2  # within 2x of the frame ratio, far above 1/36 of it
+    assert plan.atari_step_macs(32, 8, 2, 128) > small  # wider still costs more
