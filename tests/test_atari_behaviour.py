@@ -159,3 +159,23 @@ def test_export_copies_snapshots_with_evaluations_and_shares(tmp_path, monkeypat
     src = torch.load(run / "snapshots" / "step_00000100.pt", weights_only=True)
     assert all(torch.equal(v.half(), src[k]) for k, v in net.state_dict().items())
     assert (dest / "curve.csv").read_text() == "step,return_mean\n100,-21\n"
+
+
+def test_the_committed_pong_snapshots_load_and_span_learning():
+    """behaviour/atari/pong: every listed snapshot loads into the agent's network and acts on a frame stack; the
+    shares sum to 1; the evaluations span random play to a competent agent; the folder stays small."""
+    import pandas as pd
+
+    from dtlib.atari_behaviour import committed_dir, load_snapshot
+
+    folder = committed_dir("pong")
+    table = pd.read_csv(folder / "snapshots.csv")
+    meta = config_from_json(__import__("json").loads((folder / "config.json").read_text())["config"])
+    assert table["share"].sum() == pytest.approx(1.0)
+    assert table["agent_steps"].is_monotonic_increasing
+    assert table["eval_return_mean"].min() <= -20 and table["eval_return_mean"].max() >= 10
+    assert sum(f.stat().st_size for f in folder.iterdir()) <= 25_000_000
+    obs = torch.zeros(2, 4, 84, 84, dtype=torch.uint8)
+    for name in table["snapshot"]:
+        net = load_snapshot(folder / f"{name}.pt", 6, meta.hidden, meta.channels)
+        assert net(obs).shape == (2, 6)
