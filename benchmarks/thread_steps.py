@@ -2,11 +2,12 @@
 
 Times the same training steps — sample, to tensors, update, one torch thread — alternately in the process's main
 thread and in a `threading.Thread`, in one process, and prints the per-step wall time of each and their ratio. Run it
-once as is and once with the allocator setting to compare, e.g. `MALLOC_ARENA_MAX=1` (glibc: every thread allocates
-from the main arena, whose large freed blocks are reused instead of mapped and unmapped at every step):
+once as is and once with an allocator setting to compare, e.g. the `MALLOC_TRIM_THRESHOLD_=65536` Dask's nanny gives
+its workers (glibc then unmaps every large freed block at once: 1.4-2x slower steps here, docs/speed.md):
 
-    python benchmarks/thread_steps.py --domain atari
-    MALLOC_ARENA_MAX=1 python benchmarks/thread_steps.py --domain atari
+    python benchmarks/thread_steps.py --domain atari          # plain process: main thread and a thread
+    MALLOC_TRIM_THRESHOLD_=65536 python benchmarks/thread_steps.py --domain keydoor
+    python benchmarks/thread_steps.py --domain atari --dask   # inside a dtlib.sweep LocalCluster worker
 
 Nothing else should run while it measures (the ratios are measured in one process, alternating).
 """

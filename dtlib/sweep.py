@@ -171,11 +171,18 @@ def local_cluster(workers: int, threads: int = 0):
     import torch
     from distributed import LocalCluster
 
+    import dask
+
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     env = {THREADS_ENV: str(per_worker), "OMP_NUM_THREADS": str(per_worker), "MKL_NUM_THREADS": str(per_worker)}
     resources = {"GPU": 1} if torch.cuda.is_available() else None
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
-                        dashboard_address=":0", silence_logs=logging.ERROR, env=env, resources=resources)
+    # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (glibc then hands freed memory back at once and
+    # stops adapting its mmap threshold): every large tensor of a step is mapped and unmapped again, and the small
+    # Atari DT's step took 1.3-1.7x as long as in a plain process (benchmarks/thread_steps.py, docs/speed.md).
+    # None removes it from the workers' environment (distributed.nanny._get_env_variables).
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
+                            dashboard_address=":0", silence_logs=logging.ERROR, env=env, resources=resources)
 
 
 # ------------------------------------------------------------------------------------------- one run
