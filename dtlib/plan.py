@@ -20,27 +20,29 @@ from dtlib.profiles import Profile, load_profile
 from dtlib.specs import get_env_spec
 
 # Seconds per step on one torch thread: training steps (sample + update) and evaluation env steps ('eval').
+# The fp32 rows are from the slowest CPU this project has run on (a 2-core AMD EPYC with AVX2 only), which `small`
+# is sized for; a CPU with a bf16 matmul unit runs the bf16 rows (measured on a Xeon with AMX).
 # CPU rows are CPU time (on one thread ~ wall time on a quiet core). Add a 'cuda' row per (domain, method)
 # from benchmarks/gpu_check.py on a GPU machine; until then the plan says GPU-hours are not measured.
 STEP_COSTS_CSV = """domain,method,precision,device,s_per_step,shape,source
-gym,dt,fp32,cpu,0.1935,"K 20, 3 layers, width 128, batch 64",make bench 2026-11-26 quiet 2-core Xeon (AMX): dt_train 1 thread 5.17 steps/s (benchmarks/results/2026-11-26-make-bench-quiet.json)
+gym,dt,fp32,cpu,0.356,"K 20, 3 layers, width 128, batch 64",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8); a quiet Xeon with AMX took 0.1935 (make bench 2026-11-26: benchmarks/results/2026-11-26-make-bench-quiet.json)
 gym,dt,bf16,cpu,0.1131,"K 20, 3 layers, width 128, batch 64",make bench 2026-11-26 quiet: dt_train_bf16_packed 1 thread 8.84 steps/s (same file)
-gym,bc,fp32,cpu,0.0024,"MLP 256x256, batch 64",make bench 2026-11-26 quiet: bc_train 1 thread 417 steps/s (same file)
-gym,pct_bc,fp32,cpu,0.0024,"MLP 256x256, batch 64",as gym/bc (same update on fewer episodes)
-gym,cql,fp32,cpu,0.0856,"critics and actor 256x256, batch 256",make bench 2026-11-26 quiet: cql 11.7 updates/s 1 thread (same file)
+gym,bc,fp32,cpu,0.0069,"MLP 256x256, batch 64",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8); the Xeon 0.0024
+gym,pct_bc,fp32,cpu,0.0069,"MLP 256x256, batch 64",as gym/bc (same update on fewer episodes)
+gym,cql,fp32,cpu,0.196,"critics and actor 256x256, batch 256",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8); the Xeon 0.0856 (make bench 2026-11-26)
 gym,cql,bf16,cpu,0.0413,"critics and actor 256x256, batch 256",make bench 2026-11-26 quiet: cql bf16 24.2 updates/s 1 thread (same file)
 gym,eval,fp32,cpu,0.000754,"50 episodes in lockstep, DT K 20",make bench 2026-11-26 quiet: eval_50 1 thread 1327 env steps/s (same file)
 atari,dt,fp32,cpu,5.45,"K 30, 6 layers, 8 heads, width 128, batch 128, CNN encoder",make bench 2026-11-26 quiet: atari_dt_train 1 thread 0.18 steps/s (same file)
 atari,bc,fp32,cpu,5.45,"K 30, 6 layers, 8 heads, width 128, batch 128, CNN encoder",as atari/dt (the same transformer without return tokens: an upper bound)
 atari,pct_bc,fp32,cpu,5.45,"K 30, 6 layers, 8 heads, width 128, batch 128, CNN encoder",as atari/dt
 atari,eval,fp32,cpu,0.00048,"ALE env step only",make bench 2026-11-26 quiet: atari_env_steps 2079 steps/s (the model's forward pass is not in this number)
-keydoor,dt,fp32,cpu,0.156,"K 40, 2 layers, width 64, batch 32",benchmarks/step_costs.py 2026-11-30 (CPU time; 1 thread; 2-core EPYC at load 15)
-keydoor,bc,fp32,cpu,0.104,"K 40, 2 layers, width 64, batch 32",benchmarks/step_costs.py 2026-11-30 (CPU time; 1 thread; load 15)
-keydoor,pct_bc,fp32,cpu,0.0883,"K 40, 2 layers, width 64, batch 32",benchmarks/step_costs.py 2026-11-30 (CPU time; 1 thread; load 15)
-keydoor,cql,fp32,cpu,0.00574,"embedding + 256 MLP, batch 256",benchmarks/step_costs.py 2026-11-30 (CPU time; 1 thread; load 15)
-keydoor,eval,fp32,cpu,0.00108,"100 episodes in lockstep",benchmarks/step_costs.py 2026-11-30 (CPU time per env step; load 15)
-graph,dt,fp32,cpu,0.0377,"K 10, 2 layers, width 64, batch 32",benchmarks/step_costs.py 2026-11-30 (CPU time; 1 thread; load 15)
-graph,eval,fp32,cpu,0.000382,"100 episodes in lockstep",benchmarks/step_costs.py 2026-11-30 (CPU time per env step; load 15)
+keydoor,dt,fp32,cpu,0.0891,"K 40, 2 layers, width 64, batch 32",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
+keydoor,bc,fp32,cpu,0.0641,"K 40, 2 layers, width 64, batch 32",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
+keydoor,pct_bc,fp32,cpu,0.0658,"K 40, 2 layers, width 64, batch 32",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
+keydoor,cql,fp32,cpu,0.00352,"embedding + 256 MLP, batch 256",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
+keydoor,eval,fp32,cpu,0.000808,"100 episodes in lockstep",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
+graph,dt,fp32,cpu,0.0222,"K 10, 2 layers, width 64, batch 32",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
+graph,eval,fp32,cpu,0.000236,"100 episodes in lockstep",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
 sac,train,fp32,cpu,0.0154,"SAC 256x256 (behaviour policies)",walker2d behaviour SAC 2026-11-26: ~65 updates/s on one core (issue 4's closing note)
 """
 ATARI_MEASURED = {"batch": 128, "k": 30, "n_layer": 6, "embed_dim": 128}  # the shape of the atari rows
