@@ -1,4 +1,6 @@
 """Dataset generation with tiny budgets and untrained policies: shapes, flags, metadata, determinism, reuse."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -162,3 +164,24 @@ def test_dataset_deviations_give_each_medium_snapshot_its_share_of_the_expert():
     medium = [d for d in items if d.startswith("walker2d: the medium snapshot")]
     assert len(medium) == 1 and "36.1" in medium[0] and "(39% of the expert's; D4RL: ~1/3)" in medium[0]
     assert any("best evaluation within the training budget (370,000 SAC steps" in d for d in items)
+
+
+def test_split_overlong_cuts_an_episode_that_outlasts_the_time_limit():
+    """A replay buffer's episode longer than the env's limit is two whose flag was lost: cut at the limit."""
+    n = 25
+    rng = np.random.default_rng(0)
+    terminals, timeouts = np.zeros(n, bool), np.zeros(n, bool)
+    timeouts[[4, 23]] = True  # episodes of 5 and 19 steps (the second over a limit of 10); 1 trailing step unflagged
+    ds = EpisodeDataset.from_flat(rng.normal(size=(n, 3)).astype(np.float32), rng.normal(size=(n, 2)).astype(np.float32),
+                                  rng.normal(size=n).astype(np.float32), terminals, timeouts)
+    out = gm.split_overlong(ds, 10)
+    assert list(out.lengths) == [5, 10, 9] and out.meta["split_overlong"] == 1
+    assert out.timeouts[14] and np.array_equal(out.observations, ds.observations[:24])
+    assert gm.split_overlong(out, 10) is out  # nothing over the limit: returned as is
+
+
+def test_the_committed_halfcheetah_replay_buffer_loads_within_the_time_limit():
+    ds, _, _ = gm.generate("halfcheetah", "medium-replay", gm.MujocoDataConfig(envs=["halfcheetah"],
+                                                                                kinds=["medium-replay"]))
+    raw = EpisodeDataset.load(Path(gm.__file__).resolve().parents[2] / "behaviour" / "halfcheetah" / "medium_replay.npz")
+    assert max(raw.lengths) > 1000 >= max(ds.lengths) and ds.n_steps == raw.n_steps

@@ -83,7 +83,8 @@ class MujocoDataConfig:
         size = self.replay_steps if kind == "medium-replay" else self.n_steps
         return {"kind": kind, "size": size, "seed": self.seed, "policies": self.policies,
                 "train_steps": self.train_steps if self.policies == "train" else None,
-                "policy_digest": policy_digest(env, kind) if self.policies == "committed" else None}
+                "policy_digest": policy_digest(env, kind) if self.policies == "committed" else None,
+                **({"split_overlong": True} if kind == "medium-replay" else {})}  # a change regenerates old files
 
 
 def policy_digest(env: str, kind: str) -> str | None:
@@ -179,7 +180,7 @@ def generate(env: str, kind: str, cfg: MujocoDataConfig, parts: dict[str, tuple]
             **meta, "algorithm": med_m.get("algorithm"), "parts": {"medium": med_m, "expert": exp_m}}
     folder = behaviour_source(env, cfg)
     if kind == "medium-replay":
-        ds = EpisodeDataset.load(folder / "medium_replay.npz")
+        ds = split_overlong(EpisodeDataset.load(folder / "medium_replay.npz"), spec.max_ep_len)
         policy_info = ds.meta
         if cfg.replay_steps and cfg.replay_steps < ds.n_steps:  # the buffer's first episodes (smoke only)
             keep = int(np.searchsorted(np.cumsum(ds.lengths), cfg.replay_steps, side="right"))
@@ -188,6 +189,25 @@ def generate(env: str, kind: str, cfg: MujocoDataConfig, parts: dict[str, tuple]
     policy = behaviour.Policy.load(folder / kind)
     ds, finals = rollout(spec.env_id, cfg.n_steps, cfg.seed * 1000 + KINDS.index(kind), policy)
     return ds, finals, {**meta, **_policy_meta(policy)}
+
+
+def split_overlong(ds: EpisodeDataset, max_len: int) -> EpisodeDataset:
+    """Split every episode longer than the env's step limit at multiples of it, each cut flagged as a timeout.
+
+    An episode of a MuJoCo env cannot outlast its time limit (1000 steps), so a longer one in a replay buffer is
+    several episodes whose boundary flag was lost. HalfCheetah's committed buffer has one (1999 steps: 1000 + 999,
+    the first episode's timeout missing); the DT's timestep embedding has `max_len` entries and refuses it.
+    """
+    lengths = np.asarray(ds.lengths)
+    if len(lengths) == 0 or lengths.max() <= max_len:
+        return ds
+    timeouts = np.array(ds.timeouts, bool, copy=True)
+    for start, length in zip(np.asarray(ds.starts), lengths):
+        for cut in range(max_len, int(length), max_len):
+            timeouts[int(start) + cut - 1] = True
+    meta = {**ds.meta, "split_overlong": int((lengths > max_len).sum())}
+    return EpisodeDataset.from_flat(ds.observations, ds.actions, ds.rewards, ds.terminals, timeouts, meta=meta,
+                                    drop_last_partial=False)
 
 
 def build_datasets(cfg: MujocoDataConfig, force: bool = False) -> "Any":
@@ -330,6 +350,9 @@ def deviations(cfg: MujocoDataConfig, table: "Any", policies: "Any") -> list[str
                          "`medium_watch` evaluate every 1k steps once a score reached it).")
         if p["note"]:
             items.append(f"{p['env']} {p['role']}: {p['note']}")
+    items.append("medium-replay: an episode longer than the env's 1000-step limit is split at 1000 steps, the cut "
+                 "flagged as a timeout (halfcheetah's buffer holds one of 1999 steps whose first timeout flag was "
+                 "lost; dtlib.data.generate_mujoco.split_overlong).")
     if cfg.replay_steps:
         items.append(f"medium-replay is capped at the buffer's first {cfg.replay_steps:,} transitions.")
     return items
