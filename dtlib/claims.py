@@ -37,7 +37,7 @@ SUPPORTED, NOT_SUPPORTED = "supported", "not supported"
 UNDECIDED = "undecided at this budget"  # the interval straddles the threshold and is too wide to read
 NOT_RUN = "not run at this profile"
 NOT_IN_REPLICATION = "not part of this replication"
-NOT_TESTABLE = "not testable at this scale"  # Atari: every method at the random-play floor
+NOT_TESTABLE = "not testable at this scale"  # Atari at the random-play floor; D4RL methods far from trained
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, UNDECIDED, NOT_TESTABLE, NOT_RUN)
 CLAIM_COLUMNS = ["claim", "domain", "paper_says", "paper_numbers", "measure", "estimate", "ci_low", "ci_high",
                  "runs", "rule", "verdict", "evidence", "tables"]
@@ -57,6 +57,7 @@ class ClaimRules:
     graph_ratio_max: float = 1.2  # graph: DT steps / shortest steps, the interval's high end at most this
     atari_floor: float = 5.0  # Atari: a game is at the random-play floor when no method's mean exceeds this
     atari_span_min: float = 0.1  # Atari: the data is informative when its returns span this share of random→gamer
+    d4rl_trained_min: float = 0.5  # D4RL: a compared method is trained when its mean score is ≥ this share of the paper's
 
 
 # ------------------------------------------------------------------------------------------------- rules
@@ -165,12 +166,69 @@ def atari_precondition_rule(rules: ClaimRules) -> str:
             f"data is 'informative' when its episode returns span ≥ {rules.atari_span_min:.0%} of random-to-gamer")
 
 
+def d4rl_precondition_rule(rules: ClaimRules) -> str:
+    """When a D4RL comparison is not testable, in words."""
+    return (f"a D4RL claim reads '{NOT_TESTABLE}' when a method it compares scores, over the tasks it ran, less than "
+            f"{rules.d4rl_trained_min:.0%} of the paper's score for that method on the same tasks (mean of ours / "
+            "mean of the paper's, last evaluation): an undertrained model, DT or baseline, neither supports nor "
+            "refutes the paper")
+
+
+# The methods each D4RL claim compares, and where the paper's score of each is (table, column; %BC by fraction).
+D4RL_CLAIM_METHODS = {"d4rl_td": ("dt", "cql"), "d4rl_low_quality_bc": ("dt", "bc"), "d4rl_conditioning": ("dt",),
+                      "d4rl_context": ("dt",), "d4rl_delayed": ("dt", "cql"), "d4rl_pct_bc": ("dt", "pct_bc")}
+D4RL_PAPER_SCORES = {"dt": ("table2", "dt"), "cql": ("table2", "cql"), "bc": ("table2", "bc")}
+
+
+def d4rl_training(tables: dict) -> pd.DataFrame:
+    """Per D4RL method: its mean last score over the tasks it ran (dense rewards, default K) beside the paper's
+    mean on the same tasks, and the share; %BC per fraction (Table 3's column for it)."""
+    df = _gym_dense(tables)
+    cols = ["method", "pct", "tasks", "ours", "paper", "share"]
+    if df is None or not len(df):
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (method, pct), g in df.groupby(["method", df["pct"].fillna(0.0)], sort=True):
+        table, column = D4RL_PAPER_SCORES.get(method, ("table3", f"pct_bc{int(round(100 * pct))}"))
+        ref = paper.table(table).set_index(["env", "dataset"])
+        if column not in ref.columns:
+            continue
+        ours = g.groupby(["env", "dataset"])["last"].mean()
+        keys = [k for k in ours.index if k in ref.index]
+        if not keys:
+            continue
+        mine, theirs = float(ours.loc[keys].mean()), float(ref.loc[keys, column].mean())
+        rows.append({"method": method, "pct": pct, "tasks": len(keys), "ours": mine, "paper": theirs,
+                     "share": mine / theirs if theirs > 0 else np.nan})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def d4rl_undertrained(tables: dict, rules: ClaimRules, key: str) -> str:
+    """Why a D4RL claim is not testable ('' when it is): the compared methods below the trained share, in words."""
+    train = d4rl_training(tables)
+    if not len(train):
+        return ""
+    low = []
+    for method in D4RL_CLAIM_METHODS.get(key, ()):
+        rows = train[train["method"] == method]
+        if method == "pct_bc" and len(rows):
+            rows = rows.loc[[rows["share"].idxmax()]]  # the claim compares DT with the best %BC
+        for _, r in rows.iterrows():
+            if np.isfinite(r["share"]) and r["share"] < rules.d4rl_trained_min:
+                name = f"{int(round(100 * r['pct']))}%BC" if method == "pct_bc" else method.upper()
+                low.append(f"{name} {r['ours']:.1f} vs the paper's {r['paper']:.1f} ({r['share']:.0%}) on "
+                           f"{r['tasks']} task(s)")
+    return ("undertrained at this budget: " + "; ".join(low)) if low else ""
+
+
 def rules_table(rules: ClaimRules) -> pd.DataFrame:
     """Every rule in words, one row per claim × domain (the report shows it beside the verdicts)."""
     rows = [{"claim": c.claim, "domain": c.domain, "rule": c.rule, "tables": c.tables}
             for c in rulebook(rules).values()]
     rows.append({"claim": "Atari preconditions", "domain": "Atari", "rule": atari_precondition_rule(rules),
                  "tables": "atari_runs, atari_datasets"})
+    rows.append({"claim": "D4RL preconditions", "domain": "D4RL", "rule": d4rl_precondition_rule(rules),
+                 "tables": "gym_runs"})
     rows.append({"claim": "all claims", "domain": "all", "tables": "",
                  "rule": f"intervals: 95% stratified bootstrap over seeds within tasks ({rules.bootstrap_reps} "
                          "replicates); tests combine with 'and': one not supported → not supported, else one "
@@ -589,16 +647,21 @@ def claims(tables: dict[str, pd.DataFrame], rules: ClaimRules, domains: list[str
     interval, rule and evidence.
 
     Atari rows read "not testable at this scale" when every game run is at the random-play floor: a
-    difference between two random-level policies cannot support or refute the paper.
+    difference between two random-level policies cannot support or refute the paper. D4RL rows read the same
+    when a method they compare is far below its paper score (`d4rl_undertrained`): a comparison with an
+    undertrained DT or baseline says something about the budget, not about the paper.
     """
     book = rulebook(rules)
     rows = [fn(tables, rules, book[key]) for key, fn in CLAIMS.items()
             if domains is None or book[key].domain in domains]
     floor = atari_floor(tables, rules)
-    for row in rows:
+    keys = [key for key in CLAIMS if domains is None or book[key].domain in domains]
+    for key, row in zip(keys, rows):
         row.pop("_tests", None)
-        if floor and row["domain"] == "Atari" and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
-            row["evidence"] = f"{row['evidence']}; {floor}" if row["evidence"] else floor
+        why = floor if row["domain"] == "Atari" else d4rl_undertrained(tables, rules, key) if key in D4RL_CLAIM_METHODS \
+            else ""
+        if why and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
+            row["evidence"] = f"{row['evidence']}; {why}" if row["evidence"] else why
             row["verdict"] = NOT_TESTABLE
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 

@@ -11,7 +11,9 @@ import pytest
 from dtlib import claims
 from dtlib.claims import NOT_RUN, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, UNDECIDED, ClaimRules, Criterion
 
-RULES = ClaimRules(bootstrap_reps=300, match_margin=5.0)
+# The interval rules are tested at synthetic levels, some far below the paper's scores: the training precondition
+# (d4rl_trained_min) is off here and tested on its own below.
+RULES = ClaimRules(bootstrap_reps=300, match_margin=5.0, d4rl_trained_min=0.0)
 
 
 def gym_runs(dt: float = 80.0, bc: float = 30.0, cql: float = 40.0, k1: float = 20.0, dt_delayed: float = 78.0,
@@ -98,7 +100,7 @@ def test_matches_uses_the_margin():
     close = {"gym_runs": gym_runs(dt=40.0, cql=42.0)}  # DT 2 points below CQL, seeds ±1
     key = ("DT vs TD learning", "D4RL")
     assert by_claim(claims.claims(close, RULES))[key]["verdict"] == SUPPORTED
-    strict = ClaimRules(bootstrap_reps=300, match_margin=1.0)
+    strict = ClaimRules(bootstrap_reps=300, match_margin=1.0, d4rl_trained_min=0.0)
     assert by_claim(claims.claims(close, strict))[key]["verdict"] == NOT_SUPPORTED
     assert "−1" in by_claim(claims.claims(close, strict))[key]["rule"].replace("-", "−")
 
@@ -268,6 +270,7 @@ def test_every_claim_is_listed_once_in_the_rules_table_with_the_text_its_verdict
     assert "±7.5" in shown[("DT vs TD learning", "D4RL")] and "±10" in shown[("Key-to-Door credit assignment",
                                                                                "Key-to-Door")]
     assert ("Atari preconditions", "Atari") in shown
+    assert ("D4RL preconditions", "D4RL") in shown
     assert list(claims.claims({}, RULES, ["Graph"])["domain"]) == ["Graph"]
 
 
@@ -276,3 +279,21 @@ def test_claims_never_import_the_summary():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
                {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any(m and "summary" in m for m in imported), imported
+
+
+def test_a_d4rl_comparison_with_an_undertrained_method_is_not_testable():
+    """CQL at ~1/8 of its paper score makes 'DT beats CQL' say nothing about the paper; trained methods are judged."""
+    rules = ClaimRules(bootstrap_reps=300, match_margin=5.0)  # the default precondition: 50% of the paper's score
+    hopper = {"medium": (67.6, 63.9, 58.0), "medium-replay": (82.7, 27.6, 48.6), "medium-expert": (107.6, 79.6, 111.0)}
+    paper_dt, paper_bc, paper_cql = (np.mean([v[i] for v in hopper.values()]) for i in range(3))
+    weak_cql = by_claim(claims.claims({"gym_runs": gym_runs(dt=paper_dt, bc=paper_bc, cql=10.0)}, rules))
+    row = weak_cql[("DT vs TD learning", "D4RL")]
+    assert row["verdict"] == NOT_TESTABLE and "undertrained at this budget: CQL 10.0" in row["evidence"]
+    assert "DT " not in row["evidence"].split("undertrained at this budget:")[1]  # DT is trained: not named
+    assert weak_cql[("Return conditioning", "D4RL")]["verdict"] == NOT_RUN  # no Figure 4 table: untouched
+    trained = by_claim(claims.claims({"gym_runs": gym_runs(dt=paper_dt, bc=paper_bc, cql=paper_cql)}, rules))
+    assert trained[("DT vs TD learning", "D4RL")]["verdict"] == SUPPORTED  # DT 80.3 vs CQL 72.5, seeds ±1
+    share = claims.d4rl_training({"gym_runs": gym_runs(dt=paper_dt / 4)}).set_index("method")["share"]
+    assert share["dt"] == pytest.approx(0.25) and claims.d4rl_undertrained({"gym_runs": gym_runs(dt=paper_dt / 4)},
+                                                                           rules, "d4rl_context").startswith(
+        "undertrained at this budget: DT")
