@@ -652,10 +652,9 @@ def claims(tables: dict[str, pd.DataFrame], rules: ClaimRules, domains: list[str
     undertrained DT or baseline says something about the budget, not about the paper.
     """
     book = rulebook(rules)
-    rows = [fn(tables, rules, book[key]) for key, fn in CLAIMS.items()
-            if domains is None or book[key].domain in domains]
-    floor = atari_floor(tables, rules)
     keys = [key for key in CLAIMS if domains is None or book[key].domain in domains]
+    rows = [CLAIMS[key](tables, rules, book[key]) for key in keys]
+    floor = atari_floor(tables, rules)
     for key, row in zip(keys, rows):
         row.pop("_tests", None)
         why = floor if row["domain"] == "Atari" else d4rl_undertrained(tables, rules, key) if key in D4RL_CLAIM_METHODS \
