@@ -37,7 +37,7 @@ SUPPORTED, NOT_SUPPORTED = "supported", "not supported"
 UNDECIDED = "undecided at this budget"  # the interval straddles the threshold and is too wide to read
 NOT_RUN = "not run at this profile"
 NOT_IN_REPLICATION = "not part of this replication"
-NOT_TESTABLE = "not testable at this scale"  # Atari at the random-play floor; D4RL methods far from trained
+NOT_TESTABLE = "not testable at this scale"  # Atari at the random floor; D4RL / Key-to-Door methods undertrained
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, UNDECIDED, NOT_TESTABLE, NOT_RUN)
 CLAIM_COLUMNS = ["claim", "domain", "paper_says", "paper_numbers", "measure", "estimate", "ci_low", "ci_high",
                  "runs", "rule", "verdict", "evidence", "tables"]
@@ -58,6 +58,7 @@ class ClaimRules:
     atari_floor: float = 5.0  # Atari: a game is at the random-play floor when no method's mean exceeds this
     atari_span_min: float = 0.1  # Atari: the data is informative when its returns span this share of random→gamer
     d4rl_trained_min: float = 0.5  # D4RL: a compared method is trained when its mean score is ≥ this share of the paper's
+    keydoor_trained_min: float = 0.5  # Key-to-Door: the same for the hindsight methods (DT, %BC) against Table 6
 
 
 # ------------------------------------------------------------------------------------------------- rules
@@ -174,6 +175,47 @@ def d4rl_precondition_rule(rules: ClaimRules) -> str:
             "refutes the paper")
 
 
+def keydoor_precondition_rule(rules: ClaimRules) -> str:
+    """When the Key-to-Door claim is not testable, in words."""
+    return (f"the Key-to-Door claim reads '{NOT_TESTABLE}' when DT or %BC (the hindsight methods it says learn) "
+            f"succeeds, over the datasets it ran, less than {rules.keydoor_trained_min:.0%} as often as in the "
+            "paper's Table 6 on the same datasets (mean of ours / mean of the paper's): a DT that has not learned "
+            "neither supports nor refutes the paper; CQL and BC fail in the paper too, so they are not checked")
+
+
+KEYDOOR_TRAINED = {"DT": "dt", "%BC": "pct_bc"}  # the methods the precondition checks, and their Table 6 column
+
+
+def keydoor_training(tables: dict) -> pd.DataFrame:
+    """Per Key-to-Door method (DT, %BC): mean success over the datasets it ran beside Table 6's on the same
+    datasets, and the share."""
+    cols = ["method", "datasets", "ours", "paper", "share"]
+    per_seed = _get(tables, "keydoor_per_seed")
+    if per_seed is None or not len(per_seed):
+        return pd.DataFrame(columns=cols)
+    t6 = paper.table("table6").set_index("trajectories")
+    size = {f"{n // 1000}k" if n % 1000 == 0 else str(n): n for n in t6.index}  # keydoor_study.dataset_label
+    rows = []
+    for label, column in KEYDOOR_TRAINED.items():
+        g = per_seed[(per_seed["method"] == label) & per_seed["dataset"].astype(str).isin(size)]
+        if not len(g):
+            continue
+        ours = g.groupby(g["dataset"].astype(str))["success_%"].mean()
+        theirs = [float(t6.loc[size[d], column]) for d in ours.index]
+        mine, ref = float(ours.mean()), float(np.mean(theirs))
+        rows.append({"method": label, "datasets": ", ".join(ours.index), "ours": mine, "paper": ref,
+                     "share": mine / ref if ref > 0 else np.nan})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def keydoor_undertrained(tables: dict, rules: ClaimRules) -> str:
+    """Why the Key-to-Door claim is not testable ('' when it is): DT or %BC below the trained share, in words."""
+    train = keydoor_training(tables)
+    low = [f"{r['method']} {r['ours']:.1f}% vs the paper's {r['paper']:.1f}% ({r['share']:.0%}) on {r['datasets']}"
+           for _, r in train.iterrows() if np.isfinite(r["share"]) and r["share"] < rules.keydoor_trained_min]
+    return ("undertrained at this budget: " + "; ".join(low)) if low else ""
+
+
 # The methods each D4RL claim compares, and where the paper's score of each is (table, column; %BC by fraction).
 D4RL_CLAIM_METHODS = {"d4rl_td": ("dt", "cql"), "d4rl_low_quality_bc": ("dt", "bc"), "d4rl_conditioning": ("dt",),
                       "d4rl_context": ("dt",), "d4rl_delayed": ("dt", "cql"), "d4rl_pct_bc": ("dt", "pct_bc")}
@@ -229,6 +271,8 @@ def rules_table(rules: ClaimRules) -> pd.DataFrame:
                  "tables": "atari_runs, atari_datasets"})
     rows.append({"claim": "D4RL preconditions", "domain": "D4RL", "rule": d4rl_precondition_rule(rules),
                  "tables": "gym_runs"})
+    rows.append({"claim": "Key-to-Door precondition", "domain": "Key-to-Door",
+                 "rule": keydoor_precondition_rule(rules), "tables": "keydoor_per_seed"})
     rows.append({"claim": "all claims", "domain": "all", "tables": "",
                  "rule": f"intervals: 95% stratified bootstrap over seeds within tasks ({rules.bootstrap_reps} "
                          "replicates); tests combine with 'and': one not supported → not supported, else one "
@@ -649,7 +693,8 @@ def claims(tables: dict[str, pd.DataFrame], rules: ClaimRules, domains: list[str
     Atari rows read "not testable at this scale" when every game run is at the random-play floor: a
     difference between two random-level policies cannot support or refute the paper. D4RL rows read the same
     when a method they compare is far below its paper score (`d4rl_undertrained`): a comparison with an
-    undertrained DT or baseline says something about the budget, not about the paper.
+    undertrained DT or baseline says something about the budget, not about the paper. The Key-to-Door row
+    reads the same when DT or %BC succeeds far less often than in the paper (`keydoor_undertrained`).
     """
     book = rulebook(rules)
     keys = [key for key in CLAIMS if domains is None or book[key].domain in domains]
@@ -658,7 +703,7 @@ def claims(tables: dict[str, pd.DataFrame], rules: ClaimRules, domains: list[str
     for key, row in zip(keys, rows):
         row.pop("_tests", None)
         why = floor if row["domain"] == "Atari" else d4rl_undertrained(tables, rules, key) if key in D4RL_CLAIM_METHODS \
-            else ""
+            else keydoor_undertrained(tables, rules) if key == "keydoor" else ""
         if why and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
             row["evidence"] = f"{row['evidence']}; {why}" if row["evidence"] else why
             row["verdict"] = NOT_TESTABLE

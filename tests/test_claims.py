@@ -12,8 +12,8 @@ from dtlib import claims
 from dtlib.claims import NOT_RUN, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, UNDECIDED, ClaimRules, Criterion
 
 # The interval rules are tested at synthetic levels, some far below the paper's scores: the training precondition
-# (d4rl_trained_min) is off here and tested on its own below.
-RULES = ClaimRules(bootstrap_reps=300, match_margin=5.0, d4rl_trained_min=0.0)
+# (d4rl_trained_min, keydoor_trained_min) is off here and tested on its own below.
+RULES = ClaimRules(bootstrap_reps=300, match_margin=5.0, d4rl_trained_min=0.0, keydoor_trained_min=0.0)
 
 
 def gym_runs(dt: float = 80.0, bc: float = 30.0, cql: float = 40.0, k1: float = 20.0, dt_delayed: float = 78.0,
@@ -297,3 +297,24 @@ def test_a_d4rl_comparison_with_an_undertrained_method_is_not_testable():
     assert share["dt"] == pytest.approx(0.25) and claims.d4rl_undertrained({"gym_runs": gym_runs(dt=paper_dt / 4)},
                                                                            rules, "d4rl_context").startswith(
         "undertrained at this budget: DT")
+
+
+def test_keydoor_claim_is_not_testable_while_dt_has_not_learned():
+    """DT at 8% (vs Table 6's 71.8 / 94.6) is an untrained DT, not a refutation; %BC trained; at 89% it is judged."""
+    key = ("Key-to-Door credit assignment", "Key-to-Door")
+    rules = ClaimRules(bootstrap_reps=300, match_margin=5.0)  # the default precondition: 50% of the paper's success
+    row = by_claim(claims.claims(keydoor_tables(8.0), rules))[key]
+    assert row["verdict"] == NOT_TESTABLE and "undertrained at this budget: DT 8.0% vs the paper's 83.2%" in \
+        row["evidence"] and "DT − %BC = -83.0" in row["evidence"]  # the numbers stay in the row
+    assert "%BC " not in row["evidence"].split("undertrained at this budget:")[1]  # %BC at 91%: trained, not named
+    assert by_claim(claims.claims(keydoor_tables(89.0), rules))[key]["verdict"] == SUPPORTED
+    train = claims.keydoor_training(keydoor_tables(8.0)).set_index("method")
+    assert train.loc["DT", "share"] == pytest.approx(8.0 / np.mean([71.8, 94.6]))
+    assert train.loc["%BC", "datasets"] == "10k, 1k" and train.loc["%BC", "share"] > 0.9
+    # one dataset only: its own paper number (1K: 71.8) is the reference
+    one = keydoor_tables(40.0)
+    one["keydoor_per_seed"] = one["keydoor_per_seed"].query("dataset == '1k'")
+    assert claims.keydoor_training(one).set_index("method").loc["DT", "paper"] == pytest.approx(71.8)
+    assert claims.keydoor_undertrained(one, rules) == ""  # 40 / 71.8 = 56% >= 50%
+    assert claims.keydoor_undertrained({}, rules) == ""  # no tables: nothing to say
+    assert "Key-to-Door precondition" in set(claims.rules_table(rules)["claim"])
