@@ -80,6 +80,22 @@ def test_build_writes_five_kinds_with_metadata_and_reuses_them(policies):
     assert not bigger["reused"].iloc[0] and load_minari(cfg.dataset_id("hopper", "medium")).n_steps <= 700
 
 
+def test_envs_built_in_parallel_give_the_same_arrays(policies):
+    """workers=2 builds each env in its own process: the same table rows (env order) and identical arrays."""
+    cfg = gm.MujocoDataConfig(envs=("hopper", "halfcheetah"), kinds=("random",), n_steps=1200)
+    one = gm.build_datasets(gm.replace(cfg, namespace="dtlib-one"), workers=1)
+    two = gm.build_datasets(gm.replace(cfg, namespace="dtlib-two"), workers=2)
+    assert list(two["env"]) == ["hopper", "halfcheetah"] and not two["reused"].any()
+    cols = ["env", "kind", "episodes", "transitions", "return_mean"]
+    assert one[cols].equals(two[cols])
+    for env in cfg.envs:
+        a, b = (load_minari(gm.replace(cfg, namespace=ns).dataset_id(env, "random")) for ns in ("dtlib-one", "dtlib-two"))
+        np.testing.assert_array_equal(a.observations, b.observations)
+        np.testing.assert_array_equal(a.actions, b.actions)
+    with pytest.raises(ParameterError, match="workers=0"):
+        gm.build_datasets(cfg, workers=0)
+
+
 def test_missing_policy_and_bad_parameters_are_clear(policies):
     with pytest.raises(DatasetError, match="no committed behaviour policy for walker2d"):
         gm.build_datasets(gm.MujocoDataConfig(envs=("walker2d",), kinds=("medium",), n_steps=100))

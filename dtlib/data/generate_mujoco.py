@@ -210,23 +210,44 @@ def split_overlong(ds: EpisodeDataset, max_len: int) -> EpisodeDataset:
                                     drop_last_partial=False)
 
 
-def build_datasets(cfg: MujocoDataConfig, force: bool = False) -> "Any":
+def build_datasets(cfg: MujocoDataConfig, force: bool = False, workers: int | None = None) -> "Any":
     """Write every (env, kind) of `cfg` as a Minari dataset, reusing ones stored with the same settings.
 
     Returns a tidy table, one row per dataset: id, episodes, transitions, return statistics, normalised mean,
     behaviour-policy steps and score, generation seconds (0 where reused) and whether it was reused.
+    Envs are built in `workers` processes at once (None: the profile's `workers`, as the sweeps; 1: in this
+    process). Each dataset's rollouts are seeded by its settings alone, so the arrays do not depend on it (tested).
     """
     import pandas as pd
 
-    rows = []
-    for env in cfg.envs:
-        parts: dict[str, tuple] = {}
-        needed = set(cfg.kinds) | ({"medium", "expert"} if "medium-expert" in cfg.kinds else set())
-        for kind in [k for k in KINDS if k in needed]:  # KINDS order: medium and expert before medium-expert
-            row = _build_one(env, kind, cfg, parts, force)
-            if kind in cfg.kinds:
-                rows.append(row)
-    return pd.DataFrame(rows)
+    if workers is None:
+        from dtlib.sweep import settings
+
+        workers = settings(cfg.profile)[0]
+    check_int("workers", workers, 1)
+    workers = min(workers, len(cfg.envs))
+    if workers == 1:
+        rows = [row for env in cfg.envs for row in _build_env(env, cfg, force)]
+        return pd.DataFrame(rows)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_build_env, env, cfg, force) for env in cfg.envs]
+        return pd.DataFrame([row for f in futures for row in f.result()])  # env order, whatever finished first
+
+
+def _build_env(env: str, cfg: MujocoDataConfig, force: bool) -> list[dict]:
+    """One env's datasets (medium and expert first: medium-expert is made of them); its table rows."""
+    rows, parts = [], {}
+    needed = set(cfg.kinds) | ({"medium", "expert"} if "medium-expert" in cfg.kinds else set())
+    for kind in [k for k in KINDS if k in needed]:  # KINDS order: medium and expert before medium-expert
+        row = _build_one(env, kind, cfg, parts, force)
+        if kind in cfg.kinds:
+            rows.append(row)
+    done = [f"{r['kind']} " + ("reused" if r["reused"] else f"{r['generation_s']:.0f} s") for r in rows]
+    print(f"{env}: " + ", ".join(done), flush=True)
+    return rows
 
 
 def _build_one(env: str, kind: str, cfg: MujocoDataConfig, parts: dict, force: bool) -> dict:
