@@ -28,12 +28,13 @@ from dtlib.config import method_label
 from dtlib.compute import PRECISION_CHOICES, precision_deviations, resolve_precision
 from dtlib.data.episodes import EpisodeDataset
 from dtlib.evaluate import EvalConfig, evaluate
+from dtlib.baselines.cql import CQLConfig
 from dtlib.experiment import RunConfig, build_model, run
 from dtlib.specs import get_env_spec
 from dtlib.sweep import DataSource, Job
 from dtlib.train import load_model
 from dtlib.profiles import check_profile
-from dtlib.validate import check_choice, check_fields, check_int, check_items, check_template
+from dtlib.validate import check_choice, check_fields, check_int, check_items, check_range, check_template
 
 GYM_ENVS = ("hopper", "halfcheetah", "walker2d")
 GYM_DATASETS = ("medium", "medium-replay", "medium-expert")
@@ -70,6 +71,12 @@ class GymStudy:
     precision: str = "fp32"  # DT and BC training: 'fp32', 'bf16' or 'auto', as cql_precision (docs/speed.md)
     dropout_masks: str = "bernoulli"  # DT and BC dropout: 'bernoulli' (paper) or 'packed' (2x cheaper masks)
     delayed_envs: tuple[str, ...] = ()  # envs of the delayed-reward runs (empty: the first env; paper: Hopper)
+    # Learning rates (0 / 1: the paper's). DT and BC/%BC: AdamW's rate [paper 1e-4, set for 1e5 steps]; CQL: one
+    # factor on its three Adam rates [actor 1e-4, critic 3e-4, temperature 1e-4]. A short budget may need more:
+    # benchmarks/gym_lr_pilot.py measures it for every method alike (docs/studies.md)
+    dt_lr: float = 0.0
+    bc_lr: float = 0.0
+    cql_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -91,6 +98,9 @@ class GymStudy:
         check_choice("dropout_masks", self.dropout_masks, ["bernoulli", "packed"])
         check_items("delayed_datasets", self.delayed_datasets, self.datasets, empty=True)
         check_items("delayed_envs", self.delayed_envs, self.envs, empty=True)
+        for name in ("dt_lr", "bc_lr"):
+            check_range(name, getattr(self, name), 0.0, 1.0)
+        check_range("cql_lr_scale", self.cql_lr_scale, 1e-3, 1e3)
         check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
 
     @property
@@ -120,18 +130,25 @@ class GymStudy:
         return grid
 
     def model_overrides(self, run_cfg: RunConfig) -> dict:
-        """Model fields the profile sets: CQL's precision (resolved: no run sees 'auto'), DT/BC dropout masks."""
+        """Model fields the profile sets: CQL's precision (resolved: no run sees 'auto') and learning rates,
+        DT/BC dropout masks."""
         if run_cfg.method == "cql":
-            return {"precision": resolve_precision(self.cql_precision)}
+            scaled = {f"{k}_lr": float(f"{getattr(CQLConfig, f'{k}_lr') * self.cql_lr_scale:.6g}")
+                      for k in ("actor", "critic", "temp")}
+            return {"precision": resolve_precision(self.cql_precision), **(scaled if self.cql_lr_scale != 1.0 else {})}
         return {"dropout_masks": self.dropout_masks} if self.dropout_masks != "bernoulli" else {}
 
     def train_overrides(self, run_cfg: RunConfig) -> dict:
-        """Steps (per method) and the batch size; warmup scaled with the step budget (10% of it, at most 10k)."""
+        """Steps (per method), the batch size and DT/BC's learning rate; warmup scaled with the step budget (10% of
+        it, at most 10k)."""
         steps = self.steps[run_cfg.method]
         out = {"steps": steps, "eval_every": self.eval_every}
         if run_cfg.method != "cql":
             if self.precision != "fp32":
                 out["precision"] = resolve_precision(self.precision)
+            lr = self.dt_lr if run_cfg.method == "dt" else self.bc_lr
+            if lr:
+                out["lr"] = lr
             out.update(batch_size=self.batch_size, warmup_steps=min(10_000, max(1, steps // 10)),
                        checkpoint_every=max(1, min(1_000, steps)), log_every=max(1, min(100, steps // 10)))
         return out
@@ -358,6 +375,23 @@ def dataset_table(data: dict[tuple[str, str], EpisodeDataset]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def lr_deviations(study: GymStudy) -> list[str]:
+    """The learning rates that differ from the paper's, with the reason (one line each)."""
+    why = (f"chosen for {study.steps['dt']} DT / {study.steps['bc']} BC / {study.steps['cql']} CQL steps by "
+           "benchmarks/gym_lr_pilot.py (one rate grid per method, seeds outside the grid, best mean over the tasks; "
+           "docs/studies.md)")
+    items = []
+    if study.dt_lr and study.dt_lr != 1e-4:
+        items.append(f"DT learning rate {study.dt_lr:g} (paper 1e-4 for 100k steps), {why}.")
+    if study.bc_lr and study.bc_lr != 1e-4 and {"bc", "pct_bc"} & set(study.methods):
+        items.append(f"BC/%BC learning rate {study.bc_lr:g} (paper's DT setting 1e-4), {why}.")
+    if study.cql_lr_scale != 1.0 and "cql" in study.methods:
+        items.append(f"CQL learning rates x{study.cql_lr_scale:g}: actor {1e-4 * study.cql_lr_scale:g}, critic "
+                     f"{3e-4 * study.cql_lr_scale:g}, temperature {1e-4 * study.cql_lr_scale:g} (d3rlpy/CQL paper: "
+                     f"1e-4, 3e-4, 1e-4 for 1M steps), {why}.")
+    return items
+
+
 def deviations(study: GymStudy) -> list[str]:
     """This notebook's deviations from the paper, with the profile's numbers."""
     items = [
@@ -368,6 +402,7 @@ def deviations(study: GymStudy) -> list[str]:
         f"Training steps: DT {study.steps['dt']}, BC/%BC {study.steps['bc']}, CQL {study.steps['cql']} "
         "(paper: DT 100,000; BC 25,000 per its appendix; CQL numbers copied from the CQL paper at 1M).",
         f"Warmup: 10% of the steps, at most 10,000 (the official code: 10,000; the appendix: 100,000).",
+        *lr_deviations(study),
         f"Seeds: {len(study.seeds)}; evaluation episodes per target: {study.eval_episodes} (paper code: 100).",
         "CQL is run by us on the same data (the paper copied its CQL numbers from Kumar et al. 2020).",
         "Reported score per run: the last evaluation at the env's one target, as the paper ("

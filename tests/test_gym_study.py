@@ -229,3 +229,36 @@ def test_packed_masks_are_a_written_deviation():
     assert not any("PackedDropout" in d for d in gym_study.deviations(gym_study.GymStudy(**PARAMS)))
     packed = gym_study.GymStudy(**{**PARAMS, "dropout_masks": "packed"})
     assert sum("PackedDropout" in d for d in gym_study.deviations(packed)) == 1
+
+
+def test_learning_rates_reach_every_method_and_the_deviations():
+    """dt_lr / bc_lr set TrainConfig.lr of DT and BC/%BC; cql_lr_scale scales CQL's three Adam rates; 0 / 1 keep
+    the paper's (the same run configs as before, so finished runs stay valid); a changed rate is a deviation."""
+    from dtlib.experiment import RunConfig
+
+    base = gym_study.GymStudy(**{**PARAMS, "methods": ["dt", "bc", "pct_bc", "cql"]})
+    dt, bc, pct, cql = (RunConfig("hopper", "medium", method=m, pct=p)
+                        for m, p in (("dt", 1.0), ("bc", 1.0), ("pct_bc", 0.1), ("cql", 1.0)))
+    assert all("lr" not in base.train_overrides(c) for c in (dt, bc, pct, cql))
+    assert set(base.model_overrides(cql)) == {"precision"}
+    assert gym_study.lr_deviations(base) == []
+    tuned = gym_study.GymStudy(**{**PARAMS, "methods": ["dt", "bc", "pct_bc", "cql"], "dt_lr": 1e-3, "bc_lr": 3e-4,
+                                  "cql_lr_scale": 3})
+    assert tuned.train_overrides(dt)["lr"] == 1e-3
+    assert tuned.train_overrides(bc)["lr"] == tuned.train_overrides(pct)["lr"] == 3e-4
+    assert "lr" not in tuned.train_overrides(cql)
+    assert tuned.model_overrides(cql) == {"precision": "fp32", "actor_lr": 3e-4, "critic_lr": 9e-4, "temp_lr": 3e-4}
+    assert isinstance(tuned.cql_lr_scale, float)  # an int from YAML is stored as a number
+    lines = gym_study.lr_deviations(tuned)
+    assert len(lines) == 3 and "DT learning rate 0.001" in lines[0] and "critic 0.0009" in lines[2]
+    assert all(line in gym_study.deviations(tuned) for line in lines)
+    # the paper's rates written out give the paper's runs and no deviation
+    paper = gym_study.GymStudy(**{**PARAMS, "dt_lr": 1e-4, "bc_lr": 1e-4, "cql_lr_scale": 1.0})
+    assert gym_study.lr_deviations(paper) == []
+
+
+@pytest.mark.parametrize("bad,match", [({"dt_lr": -1e-3}, r"dt_lr=-0.001 must be a number in \[0.0, 1.0\]"),
+                                       ({"bc_lr": "1e-3"}, "bc_lr"), ({"cql_lr_scale": 0}, "cql_lr_scale=0")])
+def test_bad_learning_rates_are_named(bad, match):
+    with pytest.raises(ParameterError, match=match):
+        gym_study.GymStudy(**{**PARAMS, **bad})
