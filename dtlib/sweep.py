@@ -56,6 +56,7 @@ LOG_DIR = "logs"  # <runs_root>/logs/<run name>.log: each run's own output and t
 INDEX_DIR = ".sweep"  # <runs_root>/.sweep/<run name>.json: the folder a job finished in (read by the plan)
 DATA_CACHE_SIZE = 2  # datasets kept loaded per process (Atari datasets are GBs)
 RUN_COLUMNS = [f.name for f in dataclasses.fields(RunConfig)]
+RESULT_COLUMNS = ["name", "run", "status", "reused", "wall_s", "steps", "final_loss", "error", "log"]  # per job, after
 
 
 class SweepFailed(RuntimeError):
@@ -326,7 +327,7 @@ def _collect(jobs: list[Job], outcomes: dict[str, dict], root: Path) -> SweepRes
                 frames.append(ev.assign(**labels, run=out["run"]))
             io.write_json(root / INDEX_DIR / f"{job.name}.json", {"run": out["run"], "job": job.digest()})
         rows.append(row)
-    runs = pd.DataFrame(rows)
+    runs = pd.DataFrame(rows, columns=[*RUN_COLUMNS, *RESULT_COLUMNS])
     evals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*RUN_COLUMNS, "run"])
     return SweepResult(runs=runs, evals=evals)
 

@@ -143,3 +143,10 @@ def test_a_profile_sets_workers_for_every_grid(tmp_path, monkeypatch):
     for name in ("bad", "word"):
         with pytest.raises(ParameterError, match="workers="):
             load_profile(name)
+
+
+def test_an_empty_grid_gives_empty_tables_with_their_columns(tmp_path):
+    """A grid with nothing to run (e.g. every job filtered out) returns empty tables, not a KeyError."""
+    result = run_sweep([], tmp_path / "runs", workers=1, progress=False)
+    assert len(result.runs) == 0 and len(result.evals) == 0
+    assert {"status", "wall_s", "env", "seed"} <= set(result.runs.columns) and len(result.failed) == 0
