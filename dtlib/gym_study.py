@@ -133,9 +133,8 @@ class GymStudy:
         """Model fields the profile sets: CQL's precision (resolved: no run sees 'auto') and learning rates,
         DT/BC dropout masks."""
         if run_cfg.method == "cql":
-            scaled = {f"{k}_lr": float(f"{getattr(CQLConfig, f'{k}_lr') * self.cql_lr_scale:.6g}")
-                      for k in ("actor", "critic", "temp")}
-            return {"precision": resolve_precision(self.cql_precision), **(scaled if self.cql_lr_scale != 1.0 else {})}
+            scaled = cql_rates(self.cql_lr_scale) if self.cql_lr_scale != 1.0 else {}
+            return {"precision": resolve_precision(self.cql_precision), **scaled}
         return {"dropout_masks": self.dropout_masks} if self.dropout_masks != "bernoulli" else {}
 
     def train_overrides(self, run_cfg: RunConfig) -> dict:
@@ -375,6 +374,11 @@ def dataset_table(data: dict[tuple[str, str], EpisodeDataset]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def cql_rates(scale: float) -> dict[str, float]:
+    """CQL's three Adam rates (CQLConfig's defaults: actor, critic, temperature) times `scale`."""
+    return {f"{k}_lr": float(f"{getattr(CQLConfig, f'{k}_lr') * scale:.6g}") for k in ("actor", "critic", "temp")}
+
+
 def lr_deviations(study: GymStudy) -> list[str]:
     """The learning rates that differ from the paper's, with the reason (one line each)."""
     why = (f"chosen for {study.steps['dt']} DT / {study.steps['bc']} BC / {study.steps['cql']} CQL steps by "
@@ -386,9 +390,11 @@ def lr_deviations(study: GymStudy) -> list[str]:
     if study.bc_lr and study.bc_lr != 1e-4 and {"bc", "pct_bc"} & set(study.methods):
         items.append(f"BC/%BC learning rate {study.bc_lr:g} (paper's DT setting 1e-4), {why}.")
     if study.cql_lr_scale != 1.0 and "cql" in study.methods:
-        items.append(f"CQL learning rates x{study.cql_lr_scale:g}: actor {1e-4 * study.cql_lr_scale:g}, critic "
-                     f"{3e-4 * study.cql_lr_scale:g}, temperature {1e-4 * study.cql_lr_scale:g} (d3rlpy/CQL paper: "
-                     f"1e-4, 3e-4, 1e-4 for 1M steps), {why}.")
+        ours, paper_rates = cql_rates(study.cql_lr_scale), cql_rates(1.0)
+        items.append(f"CQL learning rates x{study.cql_lr_scale:g}: actor {ours['actor_lr']:g}, critic "
+                     f"{ours['critic_lr']:g}, temperature {ours['temp_lr']:g} (d3rlpy/CQL paper: "
+                     f"{paper_rates['actor_lr']:g}, {paper_rates['critic_lr']:g}, {paper_rates['temp_lr']:g} "
+                     f"for 1M steps), {why}.")
     return items
 
 
