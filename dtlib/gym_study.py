@@ -364,13 +364,19 @@ def figure4_correlation(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 def dataset_table(data: dict[tuple[str, str], EpisodeDataset]) -> pd.DataFrame:
-    """One row per dataset: episodes, transitions and the D4RL-normalised episode scores' spread."""
+    """One row per dataset: episodes, transitions and the D4RL-normalised episode scores' spread;
+    `score_top10` is the mean over the episodes 10%BC clones (the best episodes holding 10% of the timesteps,
+    `EpisodeDataset.top_fraction`): the level the claims' training precondition expects a method to be able to
+    reach on this data (`claims.d4rl_training`)."""
     rows = []
     for (env, name), ds in data.items():
-        score = get_env_spec(env).normalize(ds.episode_returns)
+        spec = get_env_spec(env)
+        score = spec.normalize(ds.episode_returns)
         rows.append({"env": env, "dataset": name, "episodes": ds.n_episodes, "transitions": ds.n_steps,
                      "score_mean": score.mean(), "score_min": score.min(), "score_median": np.median(score),
-                     "score_max": score.max(), "source": ds.meta.get("dataset_id", ds.meta.get("source", ""))})
+                     "score_max": score.max(),
+                     "score_top10": float(spec.normalize(ds.top_fraction(0.1).episode_returns).mean()),
+                     "source": ds.meta.get("dataset_id", ds.meta.get("source", ""))})
     return pd.DataFrame(rows)
 
 

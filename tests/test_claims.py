@@ -299,6 +299,28 @@ def test_a_d4rl_comparison_with_an_undertrained_method_is_not_testable():
         "undertrained at this budget: DT")
 
 
+def test_the_d4rl_precondition_caps_the_paper_score_by_what_our_data_reaches():
+    """A method is judged against min(paper, our data's best-10% mean) per task: CQL at 25 on data whose best
+    episodes score 30 is trained; the same CQL on data as good as D4RL's is not; a missing datasets table leaves
+    the paper's score as the reference."""
+    rules = ClaimRules(bootstrap_reps=300, match_margin=5.0)
+    runs = gym_runs(dt=28.0, bc=20.0, cql=25.0, pct=26.0)
+    weak = pd.DataFrame({"env": "hopper", "dataset": ["medium", "medium-replay", "medium-expert"],
+                         "score_top10": [30.0, 30.0, 30.0]})
+    train = claims.d4rl_training({"gym_runs": runs, "gym_datasets": weak}).set_index("method")
+    assert train.loc["cql", "reference"] == pytest.approx(30.0) and train.loc["cql", "data_top10"] == 30.0
+    assert train.loc["cql", "share"] == pytest.approx(25.0 / 30.0)
+    assert train.loc["bc", "reference"] == pytest.approx(np.mean([30.0, 27.6, 30.0]))  # hopper-mr BC 27.6 < 30
+    row = by_claim(claims.claims({"gym_runs": runs, "gym_datasets": weak}, rules))[("DT vs TD learning", "D4RL")]
+    assert row["verdict"] != NOT_TESTABLE  # both trained against what the data allows: judged
+    strong = weak.assign(score_top10=120.0)
+    row = by_claim(claims.claims({"gym_runs": runs, "gym_datasets": strong}, rules))[("DT vs TD learning", "D4RL")]
+    assert row["verdict"] == NOT_TESTABLE and "CQL 25.0 vs" in row["evidence"] and "(the paper's score)" in \
+        row["evidence"]
+    bare = claims.d4rl_training({"gym_runs": runs}).set_index("method")
+    assert np.isnan(bare.loc["cql", "data_top10"]) and bare.loc["cql", "reference"] == bare.loc["cql", "paper"]
+
+
 def test_keydoor_claim_is_not_testable_while_dt_has_not_learned():
     """DT at 8% (vs Table 6's 71.8 / 94.6) is an untrained DT, not a refutation; %BC trained; at 89% it is judged."""
     key = ("Key-to-Door credit assignment", "Key-to-Door")

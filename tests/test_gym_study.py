@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from dtlib import gym_study
+from dtlib.specs import get_env_spec
 from dtlib.sweep import run_sweep
 from dtlib.validate import ParameterError
 from test_experiment import hopper_like
@@ -58,6 +59,11 @@ def test_sweep_tables_and_figure4_on_synthetic_data(tmp_path):
     corr = gym_study.figure4_correlation(sweep)
     assert list(corr["env"]) == ["hopper"]
     assert len(gym_study.dataset_table(data)) == 2 and len(gym_study.deviations(study)) >= 6
+    for (env, name), ds in data.items():  # score_top10: the mean score of exactly the episodes 10%BC clones
+        row = gym_study.dataset_table({(env, name): ds}).iloc[0]
+        top = get_env_spec(env).normalize(ds.top_fraction(0.1).episode_returns)
+        assert row["score_top10"] == pytest.approx(top.mean()) and row["score_mean"] <= row["score_top10"] \
+            <= row["score_max"]
     assert (per_run["last_max_over_targets"] >= per_run["last"]).all()  # the extra best-of column, never the score
 
 
