@@ -59,7 +59,7 @@ class GymStudy:
     batch_size: int  # DT/BC batch [paper: 64]
     eval_episodes: int  # episodes per target [paper code: 100]
     eval_every: int  # steps between evaluations (0: only the last)
-    context_ablation: tuple[int, ...]  # extra K values for DT on the first env (paper §5.3: K=1)
+    context_ablation: tuple[int, ...]  # extra K values for DT on `context_envs` (paper §5.3: K=1)
     delayed: bool  # also train DT (and CQL) on delayed rewards (§5.6): `delayed_envs` x `delayed_datasets`
     figure4_points: int  # targets per medium-replay DT in the Figure 4 sweep
     dataset_template: str  # '' = our generated datasets; else e.g. '~/d4rl/{env}_{dataset}-v2.hdf5'
@@ -71,6 +71,7 @@ class GymStudy:
     precision: str = "fp32"  # DT and BC training: 'fp32', 'bf16' or 'auto', as cql_precision (docs/speed.md)
     dropout_masks: str = "bernoulli"  # DT and BC dropout: 'bernoulli' (paper) or 'packed' (2x cheaper masks)
     delayed_envs: tuple[str, ...] = ()  # envs of the delayed-reward runs (empty: the first env; paper: Hopper)
+    context_envs: tuple[str, ...] = ()  # envs of the context-length runs (empty: the first env)
     # Learning rates (0 / 1: the paper's). DT and BC/%BC: AdamW's rate [paper 1e-4, set for 1e5 steps]; CQL: one
     # factor on its three Adam rates [actor 1e-4, critic 3e-4, temperature 1e-4]. A short budget may need more:
     # benchmarks/gym_lr_pilot.py measures it for every method alike (docs/studies.md)
@@ -98,6 +99,7 @@ class GymStudy:
         check_choice("dropout_masks", self.dropout_masks, ["bernoulli", "packed"])
         check_items("delayed_datasets", self.delayed_datasets, self.datasets, empty=True)
         check_items("delayed_envs", self.delayed_envs, self.envs, empty=True)
+        check_items("context_envs", self.context_envs, self.envs, empty=True)
         for name in ("dt_lr", "bc_lr"):
             check_range(name, getattr(self, name), 0.0, 1.0)
         check_range("cql_lr_scale", self.cql_lr_scale, 1e-3, 1e3)
@@ -119,9 +121,10 @@ class GymStudy:
                         grid += [dataclasses.replace(base, env=env, dataset=ds, method=m, pct=pct, seed=s)
                                  for s in self.seeds]
         first = self.envs[0]
-        for k in self.context_ablation:
-            grid += [dataclasses.replace(base, env=first, dataset=ds, context_len=k, seed=s)
-                     for ds in self.datasets for s in self.seeds]
+        for env in self.context_envs or (first,):
+            for k in self.context_ablation:
+                grid += [dataclasses.replace(base, env=env, dataset=ds, context_len=k, seed=s)
+                         for ds in self.datasets for s in self.seeds]
         if self.delayed:
             for env in self.delayed_envs or (first,):
                 for m in [m for m in self.methods if m in ("dt", "cql")]:
@@ -428,6 +431,9 @@ def deviations(study: GymStudy) -> list[str]:
         items.append(f"%BC fractions {', '.join(f'{p:g}' for p in study.pcts)} only (paper Table 3: 0.1, 0.25 and 0.4; "
                      "0.1 is its best on average, 56.7 vs 53.1 and 49.4), to fit the profile's time budget: 'best "
                      "%BC' is the best of these.")
+    if study.context_ablation and len(study.context_envs) > 1:
+        items.append(f"Context-length runs (K={', '.join(str(k) for k in study.context_ablation)}) on "
+                     f"{', '.join(study.context_envs)}, so the context-length verdict rests on more than one env.")
     if study.delayed and len(study.delayed_envs) > 1:
         items.append(f"Delayed-reward runs on {', '.join(study.delayed_envs)} (paper: Hopper only), so the "
                      "delayed-reward verdict rests on more than one env.")

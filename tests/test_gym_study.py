@@ -186,6 +186,19 @@ def test_delayed_runs_on_several_envs():
         gym_study.GymStudy(**{**PARAMS, "delayed_envs": ["halfcheetah"]})  # not among envs
 
 
+def test_context_runs_on_several_envs():
+    study = gym_study.GymStudy(**{**PARAMS, "envs": ["hopper", "walker2d"], "context_envs": ["hopper", "walker2d"]})
+    k1 = [c for c in study.run_configs() if c.context_len == 1]
+    assert {(c.env, c.dataset, c.seed) for c in k1} == {(e, d, s) for e in ("hopper", "walker2d")
+                                                         for d in ("medium", "medium-replay") for s in (0, 1)}
+    assert all(c.method == "dt" and c.reward_mode == "dense" for c in k1)
+    assert any("context-length verdict rests on more than one env" in d for d in gym_study.deviations(study))
+    first_only = gym_study.GymStudy(**{**PARAMS, "envs": ["hopper", "walker2d"]})
+    assert {c.env for c in first_only.run_configs() if c.context_len == 1} == {"hopper"}
+    with pytest.raises(ParameterError, match="context_envs"):
+        gym_study.GymStudy(**{**PARAMS, "context_envs": ["halfcheetah"]})  # not among envs
+
+
 def test_dt_vs_cql_and_delayed_tables_cover_the_study():
     runs = _per_run([("dt", "dense", [60, 61, 62]), ("cql", "dense", [50, 52, 54]), ("cql", "delayed", [2, 3, 4])])
     study = gym_study.GymStudy(**{**PARAMS, "datasets": ["medium-expert"], "methods": ["dt", "cql"]})
