@@ -267,6 +267,22 @@ def _reference_words(r: pd.Series) -> str:
     return " (the paper's score)"
 
 
+def paper_training_cost(method: str) -> str:
+    """What training `method` at the paper's step count costs on the CPU `small` is sized for, in words ('' when
+    unknown): the `paper` profile's steps times `dtlib.plan`'s measured fp32 seconds per step on one thread."""
+    from dtlib import plan
+    from dtlib.profiles import load_profile
+
+    field = {"dt": "dt_steps", "bc": "bc_steps", "pct_bc": "bc_steps", "cql": "cql_steps"}.get(method)
+    per_step = plan.cost("gym", method)
+    if field is None or per_step is None:
+        return ""
+    steps = int(load_profile("paper").notebook_params("gym")[field])
+    seconds = steps * per_step
+    size = f"~{seconds / 3600:.1f} CPU-hours" if seconds >= 3600 else f"~{max(1, round(seconds / 60))} CPU-minutes"
+    return f"the paper's {steps:,} steps, {size} per run on one core of the CPU `small` is sized for (dtlib.plan)"
+
+
 def d4rl_undertrained(tables: dict, rules: ClaimRules, key: str) -> str:
     """Why a D4RL claim is not testable ('' when it is): the compared methods below the trained share, in words."""
     train = d4rl_training(tables)
@@ -280,8 +296,9 @@ def d4rl_undertrained(tables: dict, rules: ClaimRules, key: str) -> str:
         for _, r in rows.iterrows():
             if np.isfinite(r["share"]) and r["share"] < rules.d4rl_trained_min:
                 name = f"{int(round(100 * r['pct']))}%BC" if method == "pct_bc" else method.upper()
+                cost = paper_training_cost(method)
                 low.append(f"{name} {r['ours']:.1f} vs {r['reference']:.1f} ({r['share']:.0%}) on {r['tasks']} "
-                           f"task(s){_reference_words(r)}")
+                           f"task(s){_reference_words(r)}" + (f"; to train it as the paper: {cost}" if cost else ""))
     return ("undertrained at this budget: " + "; ".join(low)) if low else ""
 
 

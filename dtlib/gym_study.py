@@ -278,6 +278,18 @@ def ablation_table(per_run: pd.DataFrame, env: str) -> pd.DataFrame:
     return out
 
 
+def ablation_tables(per_run: pd.DataFrame, study: "GymStudy") -> pd.DataFrame:
+    """`ablation_table` for every env with context-length or delayed-reward runs, an `env` column first."""
+    first = study.envs[0]
+    envs = [e for e in study.envs if e in set(study.context_envs or (first,)) | set(study.delayed_envs or (first,))]
+    parts = [ablation_table(per_run, env).assign(env=env) for env in envs]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    return out[["env"] + [c for c in out.columns if c != "env"]]
+
+
 def _interval(a: np.ndarray, b: np.ndarray, reps: int = 2000) -> tuple[float, float, float]:
     """mean(a) − mean(b) over seeds with its 95% bootstrap interval (dtlib.stats.difference_ci)."""
     from dtlib.stats import difference_ci

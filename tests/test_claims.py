@@ -289,6 +289,7 @@ def test_a_d4rl_comparison_with_an_undertrained_method_is_not_testable():
     weak_cql = by_claim(claims.claims({"gym_runs": gym_runs(dt=paper_dt, bc=paper_bc, cql=10.0)}, rules))
     row = weak_cql[("DT vs TD learning", "D4RL")]
     assert row["verdict"] == NOT_TESTABLE and "undertrained at this budget: CQL 10.0" in row["evidence"]
+    assert "to train it as the paper: the paper's 1,000,000 steps, ~" in row["evidence"]  # the cost, from dtlib.plan
     assert "DT " not in row["evidence"].split("undertrained at this budget:")[1]  # DT is trained: not named
     assert weak_cql[("Return conditioning", "D4RL")]["verdict"] == NOT_RUN  # no Figure 4 table: untouched
     trained = by_claim(claims.claims({"gym_runs": gym_runs(dt=paper_dt, bc=paper_bc, cql=paper_cql)}, rules))

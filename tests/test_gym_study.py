@@ -50,6 +50,8 @@ def test_sweep_tables_and_figure4_on_synthetic_data(tmp_path):
 
     assert len(plots.fig_gym_scores(gym_study.table2_runs(per_run), t2).axes[0].patches) == len(t2)  # a bar per row
     ab = gym_study.ablation_table(per_run, "hopper")
+    both = gym_study.ablation_tables(per_run, study)
+    assert list(both.columns[:2]) == ["env", "dataset"] and set(both["env"]) == {"hopper"} and len(both) == len(ab)
     assert set(ab["K"]) == {1, 20} and set(ab["reward_mode"]) == {"dense", "delayed"}
     assert (ab[ab["method"] == "dt"]["K"] == 1).sum() == 2  # the K=1 runs on both datasets
     assert ab.query("dataset == 'medium-replay' and reward_mode == 'delayed'")["paper"].iloc[0] == 78.5
