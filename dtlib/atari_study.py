@@ -438,7 +438,10 @@ def deviations(study: AtariStudy) -> list[str]:
         f"Seeds: {len(study.seeds)} (paper: 3); evaluation episodes per target: {study.eval_episodes} "
         f"(paper code: {PAPER_EVAL_EPISODES}); episodes capped at {study.max_eval_steps:,} agent steps "
         f"= {4 * study.max_eval_steps:,} frames (paper: 108,000 frames).",
-        f"%BC fractions: {', '.join(f'{p:.0%}' for p in study.pcts) or 'none'} (paper: 10%, 25%, 40%).",
+        (f"%BC fractions: {', '.join(f'{p:.0%}' for p in study.pcts) or 'none'} (paper: 10%, 25%, 40%)."
+         if "pct_bc" in study.methods else "%BC not run (paper Table 4: 10%, 25%, 40%): its row reads 'not run'."),
+        (f"Context-length runs: K={', '.join(str(k) for k in study.context_ablation)} (paper Table 5: K=1)."
+         if study.context_ablation else "No context-length runs (paper Table 5: K=1): its row reads 'not run'."),
         f"Games: {', '.join(study.games)} (paper: breakout, qbert, pong, seaquest).",
         "Emulator: ale-py 0.12's ROMs and Gymnasium's preprocessing (DQN-replay: atari-py <= 0.2.5).",
         "BC is the DT transformer without return tokens (the paper's Atari BC); CQL, QR-DQN and REM are not run.",

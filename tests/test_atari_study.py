@@ -50,6 +50,12 @@ def test_the_grid_is_data():
     paper_k = atari_study.AtariStudy(**{**PARAMS, "context_len": 0, "context_ablation": [50, 1]})
     assert paper_k.k("pong") == 50 and len(paper_k.run_configs()) == 10
     assert {c.context_len for c in paper_k.run_configs()} == {50, 1}  # explicit: the model's K is the paper's
+    # small's grid: DT and BC only; the deviations say that %BC and K=1 were not run
+    lean = atari_study.AtariStudy(**{**PARAMS, "methods": ["dt", "bc"], "context_ablation": []})
+    assert {(c.method, c.context_len) for c in lean.run_configs()} == {("dt", 4), ("bc", 4)}
+    said = " ".join(atari_study.deviations(lean))
+    assert "%BC not run" in said and "No context-length runs" in said
+    assert "%BC fractions: 10%, 25%" in " ".join(atari_study.deviations(study))
 
 
 @pytest.mark.parametrize("bad,match", [
