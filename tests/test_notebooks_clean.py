@@ -56,17 +56,6 @@ def test_one_parameters_cell_of_commented_annotated_literals(nb):
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
-def test_papermill_reads_every_parameter(nb):
-    """papermill must parse each parameter line (an '=' in a comment, e.g. 'K=1', makes it skip the line with
-    'Unable to parse' and then warn 'Passed unknown parameter' on every run)."""
-    import papermill
-
-    found = set(papermill.inspect_notebook(str(nb.path)))
-    assert found == set(pipeline.parameters_cell(read(nb))), f"{nb.name}: papermill cannot parse " \
-        f"{sorted(set(pipeline.parameters_cell(read(nb))) - found)}"
-
-
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
 def test_defaults_are_the_small_profile(nb):
     assert pipeline.parameters_cell(read(nb)) == load_profile("small").notebook_params(nb.key)
 
