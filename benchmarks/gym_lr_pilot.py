@@ -17,14 +17,12 @@ runs are skipped).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from dtlib import gym_study
-from dtlib.profiles import load_profile
 from dtlib.sweep import run_sweep
 
 # candidate rates per method: DT/BC AdamW lr; CQL a factor on (actor 1e-4, critic 3e-4, temperature 1e-4)
@@ -36,11 +34,9 @@ def study_for(method: str, rate: float, seeds: tuple[int, ...], envs: tuple[str,
               ) -> gym_study.GymStudy:
     """The small profile's Gym study for one method at one candidate rate (the study's own rate fields)."""
     rate_field = {"dt": "dt_lr", "bc": "bc_lr", "pct_bc": "bc_lr", "cql": "cql_lr_scale"}[method]
-    params = {**load_profile("small").notebook_params("gym"), "methods": [method], "seeds": list(seeds),
-              "envs": list(envs), "datasets": list(datasets), "context_ablation": [], "delayed": False,
-              "eval_every": 0, "delayed_datasets": [], "delayed_envs": [], rate_field: rate}
-    fields = {f.name for f in dataclasses.fields(gym_study.GymStudy)}
-    return gym_study.GymStudy(**{k: v for k, v in params.items() if k in fields})
+    return gym_study.profile_study("small", methods=[method], seeds=list(seeds), envs=list(envs),
+                                   datasets=list(datasets), context_ablation=[], delayed=False, eval_every=0,
+                                   delayed_datasets=[], delayed_envs=[], context_envs=[], **{rate_field: rate})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,14 +16,12 @@ skipped).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from dtlib import gym_study
-from dtlib.profiles import load_profile
 from dtlib.sweep import run_sweep
 
 STEP_FIELD = {"dt": "dt_steps", "bc": "bc_steps", "pct_bc": "bc_steps", "cql": "cql_steps"}
@@ -32,11 +30,9 @@ STEP_FIELD = {"dt": "dt_steps", "bc": "bc_steps", "pct_bc": "bc_steps", "cql": "
 def study_for(method: str, steps: int, eval_every: int, seeds: tuple[int, ...], envs: tuple[str, ...],
               datasets: tuple[str, ...]) -> gym_study.GymStudy:
     """The small profile's Gym study for one method with `steps` steps, evaluated every `eval_every`."""
-    params = {**load_profile("small").notebook_params("gym"), "methods": [method], "seeds": list(seeds),
-              "envs": list(envs), "datasets": list(datasets), "context_ablation": [], "delayed": False,
-              "eval_every": eval_every, "delayed_datasets": [], "delayed_envs": [], STEP_FIELD[method]: steps}
-    fields = {f.name for f in dataclasses.fields(gym_study.GymStudy)}
-    return gym_study.GymStudy(**{k: v for k, v in params.items() if k in fields})
+    return gym_study.profile_study("small", methods=[method], seeds=list(seeds), envs=list(envs),
+                                   datasets=list(datasets), context_ablation=[], delayed=False, eval_every=eval_every,
+                                   delayed_datasets=[], delayed_envs=[], context_envs=[], **{STEP_FIELD[method]: steps})
 
 
 def curve(evals: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:

@@ -261,7 +261,7 @@ def d4rl_training(tables: dict) -> pd.DataFrame:
 
 
 def _reference_words(r: pd.Series) -> str:
-    """How a d4rl_training row's reference was made, in words ('' when it is the paper's score)."""
+    """How a d4rl_training row's reference was made, in words: capped by our data, or the paper's score."""
     if np.isfinite(r["data_top10"]) and r["reference"] < r["paper"] - 1e-9:
         return f" (the paper's {r['paper']:.1f} capped by our data's best 10%, {r['data_top10']:.1f})"
     return " (the paper's score)"

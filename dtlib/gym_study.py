@@ -156,6 +156,15 @@ class GymStudy:
         return out
 
 
+def profile_study(profile: str, **overrides) -> GymStudy:
+    """The profile's Gym study (its `gym` notebook parameters that are GymStudy fields), with `overrides`."""
+    from dtlib.profiles import load_profile
+
+    fields = {f.name for f in dataclasses.fields(GymStudy)}
+    params = {**load_profile(profile).notebook_params("gym"), **overrides}
+    return GymStudy(**{k: v for k, v in params.items() if k in fields})
+
+
 def dataset_source(study: GymStudy, env: str, dataset: str) -> str:
     """Where a dataset comes from: our generated Minari id for the profile, or the user's template."""
     if study.dataset_template:

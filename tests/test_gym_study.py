@@ -283,3 +283,10 @@ def test_learning_rates_reach_every_method_and_the_deviations():
 def test_bad_learning_rates_are_named(bad, match):
     with pytest.raises(ParameterError, match=match):
         gym_study.GymStudy(**{**PARAMS, **bad})
+
+
+def test_profile_study_is_the_profiles_gym_parameters_with_overrides():
+    small = gym_study.profile_study("small")
+    assert small.bc_steps == 12000 and small.context_envs == ("hopper", "walker2d", "halfcheetah")
+    assert gym_study.profile_study("small", seeds=[3], bc_steps=5).seeds == (3,)
+    assert gym_study.profile_study("small", seeds=[3], bc_steps=5).bc_steps == 5
