@@ -35,8 +35,7 @@ def study_for(method: str, rate: float, seeds: tuple[int, ...], envs: tuple[str,
     """The small profile's Gym study for one method at one candidate rate (the study's own rate fields)."""
     rate_field = {"dt": "dt_lr", "bc": "bc_lr", "pct_bc": "bc_lr", "cql": "cql_lr_scale"}[method]
     return gym_study.profile_study("small", methods=[method], seeds=list(seeds), envs=list(envs),
-                                   datasets=list(datasets), context_ablation=[], delayed=False, eval_every=0,
-                                   delayed_datasets=[], delayed_envs=[], context_envs=[], **{rate_field: rate})
+                                   datasets=list(datasets), eval_every=0, **gym_study.PLAIN_RUNS, **{rate_field: rate})
 
 
 def main(argv: list[str] | None = None) -> None:

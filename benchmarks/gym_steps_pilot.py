@@ -31,8 +31,8 @@ def study_for(method: str, steps: int, eval_every: int, seeds: tuple[int, ...], 
               datasets: tuple[str, ...]) -> gym_study.GymStudy:
     """The small profile's Gym study for one method with `steps` steps, evaluated every `eval_every`."""
     return gym_study.profile_study("small", methods=[method], seeds=list(seeds), envs=list(envs),
-                                   datasets=list(datasets), context_ablation=[], delayed=False, eval_every=eval_every,
-                                   delayed_datasets=[], delayed_envs=[], context_envs=[], **{STEP_FIELD[method]: steps})
+                                   datasets=list(datasets), eval_every=eval_every, **gym_study.PLAIN_RUNS,
+                                   **{STEP_FIELD[method]: steps})
 
 
 def curve(evals: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:

@@ -156,6 +156,10 @@ class GymStudy:
         return out
 
 
+# overrides that leave only a grid's plain runs (no K=1, no delayed rewards): the pilots' one-method grids
+PLAIN_RUNS = {"context_ablation": [], "context_envs": [], "delayed": False, "delayed_datasets": [], "delayed_envs": []}
+
+
 def profile_study(profile: str, **overrides) -> GymStudy:
     """The profile's Gym study (its `gym` notebook parameters that are GymStudy fields), with `overrides`."""
     from dtlib.profiles import load_profile

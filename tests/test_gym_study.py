@@ -290,3 +290,8 @@ def test_profile_study_is_the_profiles_gym_parameters_with_overrides():
     assert small.bc_steps == 12000 and small.context_envs == ("hopper", "walker2d", "halfcheetah")
     assert gym_study.profile_study("small", seeds=[3], bc_steps=5).seeds == (3,)
     assert gym_study.profile_study("small", seeds=[3], bc_steps=5).bc_steps == 5
+
+
+def test_plain_runs_leave_one_method_grid_without_ablations():
+    study = gym_study.profile_study("small", methods=["bc"], **gym_study.PLAIN_RUNS)
+    assert study.context_ablation == () and not study.delayed and study.context_envs == ()
