@@ -212,8 +212,12 @@ def keydoor_training(tables: dict) -> pd.DataFrame:
 def keydoor_undertrained(tables: dict, rules: ClaimRules) -> str:
     """Why the Key-to-Door claim is not testable ('' when it is): DT or %BC below the trained share, in words."""
     train = keydoor_training(tables)
-    low = [f"{r['method']} {r['ours']:.1f}% vs the paper's {r['paper']:.1f}% ({r['share']:.0%}) on {r['datasets']}"
-           for _, r in train.iterrows() if np.isfinite(r["share"]) and r["share"] < rules.keydoor_trained_min]
+    low = []
+    for _, r in train.iterrows():
+        if np.isfinite(r["share"]) and r["share"] < rules.keydoor_trained_min:
+            cost = paper_training_cost(KEYDOOR_TRAINED[r["method"]], "keydoor")
+            low.append(f"{r['method']} {r['ours']:.1f}% vs the paper's {r['paper']:.1f}% ({r['share']:.0%}) on "
+                       f"{r['datasets']}" + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
     return ("undertrained at this budget: " + "; ".join(low)) if low else ""
 
 
@@ -267,20 +271,33 @@ def _reference_words(r: pd.Series) -> str:
     return " (the paper's score)"
 
 
-def paper_training_cost(method: str) -> str:
-    """What training `method` at the paper's step count costs on the CPU `small` is sized for, in words ('' when
-    unknown): the `paper` profile's steps times `dtlib.plan`'s measured fp32 seconds per step on one thread."""
+def paper_training_cost(method: str, domain: str = "gym") -> str:
+    """What training `method` at the `paper` profile's step count costs on the CPU `small` is sized for, in words
+    ('' when unknown): those steps times `dtlib.plan`'s measured fp32 seconds per step on one thread (Key-to-Door:
+    scaled by the profile's batch over the measured one, as `dtlib.plan` does)."""
     from dtlib import plan
     from dtlib.profiles import load_profile
 
-    field = {"dt": "dt_steps", "bc": "bc_steps", "pct_bc": "bc_steps", "cql": "cql_steps"}.get(method)
-    per_step = plan.cost("gym", method)
-    if field is None or per_step is None:
+    per_step = plan.cost(domain, method)
+    params = load_profile("paper").notebook_params(domain)
+    if domain == "gym":
+        field = {"dt": "dt_steps", "bc": "bc_steps", "pct_bc": "bc_steps", "cql": "cql_steps"}.get(method)
+        steps = int(params[field]) if field else None
+        batch = ""
+    elif domain == "keydoor":
+        steps = params.get("steps", {}).get(method)
+        size = int(params.get("dt_batch_size") or plan.KEYDOOR_MEASURED_BATCH) if method == "dt" else \
+            plan.KEYDOOR_MEASURED_BATCH
+        per_step = per_step * size / plan.KEYDOOR_MEASURED_BATCH if per_step is not None else None
+        batch = f" at batch {size}"
+    else:
+        steps = None
+    if steps is None or per_step is None:
         return ""
-    steps = int(load_profile("paper").notebook_params("gym")[field])
-    seconds = steps * per_step
+    seconds = int(steps) * per_step
     size = f"~{seconds / 3600:.1f} CPU-hours" if seconds >= 3600 else f"~{max(1, round(seconds / 60))} CPU-minutes"
-    return f"the paper's {steps:,} steps, {size} per run on one core of the CPU `small` is sized for (dtlib.plan)"
+    return (f"the `paper` profile's {int(steps):,} steps{batch}, {size} per run on one core of the CPU `small` is "
+            "sized for (dtlib.plan)")
 
 
 def d4rl_undertrained(tables: dict, rules: ClaimRules, key: str) -> str:
@@ -298,7 +315,7 @@ def d4rl_undertrained(tables: dict, rules: ClaimRules, key: str) -> str:
                 name = f"{int(round(100 * r['pct']))}%BC" if method == "pct_bc" else method.upper()
                 cost = paper_training_cost(method)
                 low.append(f"{name} {r['ours']:.1f} vs {r['reference']:.1f} ({r['share']:.0%}) on {r['tasks']} "
-                           f"task(s){_reference_words(r)}" + (f"; to train it as the paper: {cost}" if cost else ""))
+                           f"task(s){_reference_words(r)}" + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
     return ("undertrained at this budget: " + "; ".join(low)) if low else ""
 
 

@@ -142,11 +142,14 @@ def _gym(profile: Profile, runs_root) -> Line:
     return line
 
 
+KEYDOOR_MEASURED_BATCH = 32  # the batch of the keydoor rows; a step's cost grows with it (4.2x at 128, docs/studies.md)
+
+
 def _keydoor(profile: Profile, runs_root) -> Line:
     from dtlib import keydoor_study
 
     cfg = keydoor_study.KeyDoorStudy(**profile.notebook_params("keydoor"))
-    measured = 32  # the batch of the keydoor rows; a step's cost grows with the batch (4.2x at 128, docs/studies.md)
+    measured = KEYDOOR_MEASURED_BATCH
     scale = lambda job: job.train_overrides.get("batch_size", measured) / measured  # noqa: E731
     return _grid_line("30_keydoor", keydoor_study.jobs(cfg), runs_root, scale)
 

@@ -10,6 +10,7 @@ import pytest
 
 from dtlib import claims
 from dtlib.claims import NOT_RUN, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, UNDECIDED, ClaimRules, Criterion
+from dtlib.profiles import load_profile
 
 # The interval rules are tested at synthetic levels, some far below the paper's scores: the training precondition
 # (d4rl_trained_min, keydoor_trained_min) is off here and tested on its own below.
@@ -289,7 +290,8 @@ def test_a_d4rl_comparison_with_an_undertrained_method_is_not_testable():
     weak_cql = by_claim(claims.claims({"gym_runs": gym_runs(dt=paper_dt, bc=paper_bc, cql=10.0)}, rules))
     row = weak_cql[("DT vs TD learning", "D4RL")]
     assert row["verdict"] == NOT_TESTABLE and "undertrained at this budget: CQL 10.0" in row["evidence"]
-    assert "to train it as the paper: the paper's 1,000,000 steps, ~" in row["evidence"]  # the cost, from dtlib.plan
+    # the cost, from dtlib.plan
+    assert "to train it as the `paper` profile: the `paper` profile's 1,000,000 steps, ~" in row["evidence"]
     assert "DT " not in row["evidence"].split("undertrained at this budget:")[1]  # DT is trained: not named
     assert weak_cql[("Return conditioning", "D4RL")]["verdict"] == NOT_RUN  # no Figure 4 table: untouched
     trained = by_claim(claims.claims({"gym_runs": gym_runs(dt=paper_dt, bc=paper_bc, cql=paper_cql)}, rules))
@@ -330,6 +332,10 @@ def test_keydoor_claim_is_not_testable_while_dt_has_not_learned():
     assert row["verdict"] == NOT_TESTABLE and "undertrained at this budget: DT 8.0% vs the paper's 83.2%" in \
         row["evidence"] and "DT − %BC = -83.0" in row["evidence"]  # the numbers stay in the row
     assert "%BC " not in row["evidence"].split("undertrained at this budget:")[1]  # %BC at 91%: trained, not named
+    # what training DT as the `paper` profile costs: its steps at its batch, priced by dtlib.plan's measured step
+    steps = load_profile("paper").notebook_params("keydoor")["steps"]["dt"]
+    assert f"to train it as the `paper` profile: the `paper` profile's {steps:,} steps at batch 128, ~" in \
+        row["evidence"] and "(dtlib.plan)" in row["evidence"]
     assert by_claim(claims.claims(keydoor_tables(89.0), rules))[key]["verdict"] == SUPPORTED
     train = claims.keydoor_training(keydoor_tables(8.0)).set_index("method")
     assert train.loc["DT", "share"] == pytest.approx(8.0 / np.mean([71.8, 94.6]))
