@@ -274,7 +274,7 @@ def _run_all(jobs: list[Job], root: str, workers: int, scheduler: str, progress:
             bar.update(1)
         bar.close()
         return outcomes
-    from distributed import Client, as_completed
+    from distributed import Client
 
     with contextlib.ExitStack() as stack:
         if scheduler:
@@ -288,10 +288,17 @@ def _run_all(jobs: list[Job], root: str, workers: int, scheduler: str, progress:
                   "yet: they wait for a worker started with --resources GPU=1" if scheduler else
                   "(no CUDA on this machine): they train on the CPU"), file=sys.stderr, flush=True)
         gpu = {"GPU": 1} if scheduler or gpu_workers else None  # a LocalCluster without CUDA has no GPU to wait for
-        futures = {client.submit(_execute, job, root, key=f"{job.name}-{os.urandom(4).hex()}", pure=False,
-                                 resources=gpu if job.gpu else None): job for job in jobs}
-        for future in as_completed(futures):
-            job = futures[future]
+
+        def submit(job: Job):
+            return client.submit(_execute, job, root, key=f"{job.name}-{os.urandom(4).hex()}", pure=False,
+                                 resources=gpu if job.gpu else None)
+
+        # Our own LocalCluster gets one run per worker at a time, the next when one finishes: Dask sends a worker
+        # every task it is given at once (a grid's runs are too few for its queueing), and a run waiting behind a
+        # busy worker stayed there while the other worker had nothing left (the `small` Atari grid of 2026-12-01:
+        # both BC runs on one worker, the other idle for 4.5 of 16.5 minutes). A cluster given by address gets the
+        # whole grid, so that an adaptive cluster (dask-jobqueue) sees the demand and scales.
+        for future, job in throttled(jobs, submit, limit=None if scheduler else workers):
             if future.status == "finished":
                 outcomes[job.name] = future.result()
             else:  # its workers died more often than the scheduler allows (KilledWorker), or the client lost it
@@ -303,6 +310,28 @@ def _run_all(jobs: list[Job], root: str, workers: int, scheduler: str, progress:
             bar.update(1)
     bar.close()
     return outcomes
+
+
+def throttled(items: Sequence, submit, limit: int | None = None):
+    """(future, item) pairs as the futures finish, with at most `limit` submitted and unfinished at a time (None: all
+    submitted at once). `submit(item)` returns a distributed Future."""
+    from distributed import as_completed
+
+    pending, owner = list(items), {}
+    done = as_completed()
+
+    def top_up() -> None:
+        while pending and (limit is None or len(owner) < limit):
+            item = pending.pop(0)
+            future = submit(item)
+            owner[future] = item
+            done.add(future)
+
+    top_up()
+    for future in done:
+        item = owner.pop(future)
+        top_up()
+        yield future, item
 
 
 def _collect(jobs: list[Job], outcomes: dict[str, dict], root: Path) -> SweepResult:

@@ -45,6 +45,28 @@ def test_local_cluster_workers_keep_glibcs_adaptive_malloc(cluster):
     assert len(seen) == 2 and set(seen.values()) == {None}
 
 
+def test_throttled_keeps_at_most_limit_runs_on_the_cluster_and_returns_every_one(cluster):
+    """One run per worker at a time on our LocalCluster: at each submission at most `limit` are unfinished, every item
+    comes back once, with its own result; limit None submits all at once (a cluster given by address)."""
+    import time
+
+    from distributed import Client
+
+    with Client(cluster) as client:
+        for limit, most in ((2, 2), (None, 5)):
+            live: list = []
+            peak = []
+
+            def submit(i):
+                peak.append(sum(not f.done() for f in live) + 1)
+                future = client.submit(lambda x: time.sleep(0.2 * (1 + x % 3)) or x * x, i, pure=False)
+                live.append(future)
+                return future
+
+            got = {i: f.result() for f, i in sweep.throttled(range(5), submit, limit=limit)}
+            assert got == {i: i * i for i in range(5)} and max(peak) == most
+
+
 def test_in_process_and_local_cluster_give_identical_tables(tmp_path):
     jobs = [graph_job(s) for s in (0, 1)]
     one = run_sweep(jobs, tmp_path / "one", workers=1, progress=False)
