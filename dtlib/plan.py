@@ -12,7 +12,6 @@ import functools
 import io as _io
 import types
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
@@ -99,7 +98,37 @@ def _evals(train: dict) -> int:
     return (len(range(every, steps, every)) if every else 0) + 1
 
 
-def _grid_line(name: str, jobs: list, runs_root, scale: Any = None) -> Line:
+def _scale(job, domain: str) -> float:
+    """A job's step cost over the measured row's: Key-to-Door by batch size, Atari by multiply-accumulates per step
+    (the CNN dominates, `atari_step_macs`); 1 elsewhere (the profiles run the measured shapes)."""
+    if domain == "keydoor":
+        return job.train_overrides.get("batch_size", KEYDOOR_MEASURED_BATCH) / KEYDOOR_MEASURED_BATCH
+    if domain == "atari":
+        m = ATARI_MEASURED
+        return (atari_step_macs(job.train_overrides["batch_size"], job.run.context_len,
+                                job.model_overrides["n_layer"], job.model_overrides["embed_dim"])
+                / atari_step_macs(m["batch"], m["k"], m["n_layer"], m["embed_dim"]))
+    return 1.0
+
+
+def job_seconds(job, device: str = "cpu") -> float | None:
+    """Estimated seconds of one dtlib.sweep job on one core (`device` 'cuda': its training on one GPU, evaluation
+    left out): training steps x the measured step cost, scaled to the job's shape, plus the evaluation episodes'
+    environment steps on the CPU; None when no cost is measured for its domain and method."""
+    spec = get_env_spec(job.run.env)
+    precision = job.model_overrides.get("precision", job.train_overrides.get("precision", "fp32"))
+    per_step = cost(spec.domain, job.run.method, precision, device=device)
+    if per_step is None:
+        return None
+    seconds = int(job.train_overrides["steps"]) * per_step * _scale(job, spec.domain)
+    if device == "cpu":
+        targets = len(job.eval.targets or spec.targets) if job.run.method != "cql" else 1
+        env_steps = _evals(job.train_overrides) * job.eval.episodes * targets * (job.eval.max_steps or spec.max_ep_len)
+        seconds += env_steps * (cost(spec.domain, "eval") or 0.0)
+    return seconds
+
+
+def _grid_line(name: str, jobs: list, runs_root) -> Line:
     """Runs, finished runs, steps and costs of a grid of dtlib.sweep jobs."""
     from dtlib.sweep import finished
 
@@ -109,21 +138,15 @@ def _grid_line(name: str, jobs: list, runs_root, scale: Any = None) -> Line:
     for job, done in zip(jobs, done_flags):
         if done:
             continue
-        spec = get_env_spec(job.run.env)
-        precision = job.model_overrides.get("precision", job.train_overrides.get("precision", "fp32"))
-        steps = int(job.train_overrides["steps"])
-        per_step = cost(spec.domain, job.run.method, precision)
-        factor = scale(job) if scale else 1.0
-        line.train_steps += steps
-        if per_step is None:
-            line.notes.append(f"no measured cost for {spec.domain}/{job.run.method}")
+        line.train_steps += int(job.train_overrides["steps"])
+        cpu = job_seconds(job)
+        if cpu is None:
+            line.notes.append(f"no measured cost for {get_env_spec(job.run.env).domain}/{job.run.method}")
             continue
-        targets = len(job.eval.targets or spec.targets) if job.run.method != "cql" else 1
-        env_steps = _evals(job.train_overrides) * job.eval.episodes * targets * (job.eval.max_steps or spec.max_ep_len)
-        line.cpu_s += steps * per_step * factor + env_steps * (cost(spec.domain, "eval") or 0.0)
-        gpu = cost(spec.domain, job.run.method, precision, device="cuda")
+        line.cpu_s += cpu
+        gpu = job_seconds(job, device="cuda")
         gpu_known &= gpu is not None
-        gpu_total += steps * (gpu or 0.0) * factor
+        gpu_total += gpu or 0.0
     line.gpu_s = gpu_total if gpu_known and line.runs > line.finished else None
     line.notes = sorted(set(line.notes))
     return line
@@ -149,9 +172,7 @@ def _keydoor(profile: Profile, runs_root) -> Line:
     from dtlib import keydoor_study
 
     cfg = keydoor_study.KeyDoorStudy(**profile.notebook_params("keydoor"))
-    measured = KEYDOOR_MEASURED_BATCH
-    scale = lambda job: job.train_overrides.get("batch_size", measured) / measured  # noqa: E731
-    return _grid_line("30_keydoor", keydoor_study.jobs(cfg), runs_root, scale)
+    return _grid_line("30_keydoor", keydoor_study.jobs(cfg), runs_root)  # steps priced at their batch (_scale)
 
 
 def _graph(profile: Profile, runs_root) -> Line:
@@ -170,13 +191,7 @@ def _atari(profile: Profile, runs_root) -> Line:
     n = study.behaviour_steps if study.dataset_source == "build" else study.replay_steps
     data = {g: types.SimpleNamespace(n_steps=n) for g in study.games}  # sizes only: nothing is loaded
 
-    def scale(job) -> float:  # the measured shape's cost scaled by multiply-accumulates per step
-        m = ATARI_MEASURED
-        return (atari_step_macs(job.train_overrides["batch_size"], job.run.context_len,
-                                job.model_overrides["n_layer"], job.model_overrides["embed_dim"])
-                / atari_step_macs(m["batch"], m["k"], m["n_layer"], m["embed_dim"]))
-
-    line = _grid_line("40_atari", atari_study.jobs(study, data), runs_root, scale)
+    line = _grid_line("40_atari", atari_study.jobs(study, data), runs_root)
     line.notes.append("Atari training costs scaled from the measured K 30 / batch 128 / 6x128 shape by multiply-"
                       "accumulates per step (CNN + transformer, plan.atari_step_macs); evaluation counts the emulator only")
     if study.dataset_source == "build":

@@ -298,7 +298,9 @@ def _run_all(jobs: list[Job], root: str, workers: int, scheduler: str, progress:
         # busy worker stayed there while the other worker had nothing left (the `small` Atari grid of 2026-12-01:
         # both BC runs on one worker, the other idle for 4.5 of 16.5 minutes). A cluster given by address gets the
         # whole grid, so that an adaptive cluster (dask-jobqueue) sees the demand and scales.
-        for future, job in throttled(jobs, submit, limit=None if scheduler else workers):
+        # Longest first (estimated by dtlib.plan; unmeasured ones count as longest): with one run per worker the
+        # grid then ends on short runs instead of one worker finishing a long run alone. Results keep job order.
+        for future, job in throttled(longest_first(jobs), submit, limit=None if scheduler else workers):
             if future.status == "finished":
                 outcomes[job.name] = future.result()
             else:  # its workers died more often than the scheduler allows (KilledWorker), or the client lost it
@@ -310,6 +312,21 @@ def _run_all(jobs: list[Job], root: str, workers: int, scheduler: str, progress:
             bar.update(1)
     bar.close()
     return outcomes
+
+
+def longest_first(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs by estimated seconds (dtlib.plan.job_seconds), longest first; ties and equal estimates keep their
+    order, and a job without an estimate comes first."""
+    from dtlib.plan import job_seconds
+
+    def estimate(job: Job) -> float:
+        try:
+            seconds = job_seconds(job)
+        except (KeyError, ValueError):  # a domain or shape the plan does not know
+            seconds = None
+        return float("inf") if seconds is None else seconds
+
+    return sorted(jobs, key=lambda job: -estimate(job))
 
 
 def throttled(items: Sequence, submit, limit: int | None = None):

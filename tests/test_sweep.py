@@ -67,6 +67,18 @@ def test_throttled_keeps_at_most_limit_runs_on_the_cluster_and_returns_every_one
             assert got == {i: i * i for i in range(5)} and max(peak) == most
 
 
+def test_longest_first_orders_by_the_plans_estimate_unknown_first_ties_kept():
+    """Runs go to the cluster longest first (dtlib.plan.job_seconds); a run the plan cannot price goes first; equal
+    estimates keep the grid's order."""
+    from dtlib.plan import job_seconds
+
+    short, long_a, long_b = graph_job(0, steps=8), graph_job(1, steps=400), graph_job(2, steps=400)
+    unknown = Job(RunConfig("graph", "60walks", "bc", seed=3), GRAPH, EvalConfig(episodes=3),
+                  train_overrides={"steps": 8}, threads=1)  # no measured graph/bc step
+    assert job_seconds(unknown) is None and job_seconds(long_a) > job_seconds(short) > 0
+    assert [j.run.seed for j in sweep.longest_first([short, long_a, unknown, long_b])] == [3, 1, 2, 0]
+
+
 def test_in_process_and_local_cluster_give_identical_tables(tmp_path):
     jobs = [graph_job(s) for s in (0, 1)]
     one = run_sweep(jobs, tmp_path / "one", workers=1, progress=False)
