@@ -93,3 +93,17 @@ def test_compare_rows_carry_both_sides_ratio_goal_and_peak_fraction(monkeypatch)
         assert r["precision"] == rep["precision_auto"] or r["name"] in ("dt_train_paper", "gpt2_stack")
         assert r["ours_gflop_per_unit"] > 0 and r["ours_peak_fraction"] > 0
     assert "| DT training, fast path | 1 |" in compare.format_rows(rep)
+
+
+def test_speed_doc_says_quiet_or_loaded_from_the_load_before_the_run():
+    """The generated section calls a run quiet only when the 1-minute load before it was under half the cores."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import json
+
+    import compare
+
+    report = json.loads((ROOT / "benchmarks/results/2026-12-01-make-bench-amd-avx2-quiet.json").read_text())
+    assert "quiet before the run" in compare.format_doc(report, "x.json")
+    report["load_avg_before"] = [6.1, 9.1, 11.3]
+    doc = compare.format_doc(report, "x.json")
+    assert "other jobs ran beside the benchmark" in doc and "quiet before the run" not in doc
