@@ -254,8 +254,9 @@ def format_doc(report: dict, source: str) -> str:
         f"Load average before / after: {' '.join(f'{x:.1f}' for x in report['load_avg_before'])} / "
         f"{' '.join(f'{x:.1f}' for x in report['load_avg_after'])} (the machine has {m['cpus']} cores; "
         + ("quiet before the run: the 1-minute load under half the cores)."
-           if report["load_avg_before"][0] < 0.5 * m["cpus"] else "other jobs ran beside the benchmark, so absolute rates are low and only the same-round ratios mean "
-                "much)."),
+           if report["load_avg_before"][0] < 0.5 * m["cpus"]
+           else "other jobs ran beside the benchmark, so absolute rates are low and only the same-round ratios "
+                "mean much)."),
         f"Median of {report['rounds']} interleaved rounds per thread count ({report['wall_s'] / 60:.0f} min in all); "
         f"official DT on GPT-2 `{report['official_stack']}`; transformers {report['transformers']}, "
         f"d3rlpy {report['d3rlpy']}.", "",

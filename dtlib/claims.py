@@ -288,7 +288,7 @@ def paper_training_cost(method: str, domain: str = "gym") -> str:
         steps = params.get("steps", {}).get(method)
         size = int(params.get("dt_batch_size") or plan.KEYDOOR_MEASURED_BATCH) if method == "dt" else \
             plan.KEYDOOR_MEASURED_BATCH
-        per_step = per_step * size / plan.KEYDOOR_MEASURED_BATCH if per_step is not None else None
+        per_step = per_step * plan.keydoor_batch_scale(size) if per_step is not None else None
         batch = f" at batch {size}"
     else:
         steps = None
@@ -315,7 +315,8 @@ def d4rl_undertrained(tables: dict, rules: ClaimRules, key: str) -> str:
                 name = f"{int(round(100 * r['pct']))}%BC" if method == "pct_bc" else method.upper()
                 cost = paper_training_cost(method)
                 low.append(f"{name} {r['ours']:.1f} vs {r['reference']:.1f} ({r['share']:.0%}) on {r['tasks']} "
-                           f"task(s){_reference_words(r)}" + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
+                           f"task(s){_reference_words(r)}"
+                           + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
     return ("undertrained at this budget: " + "; ".join(low)) if low else ""
 
 
