@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm  # text bars: no ipywidgets needed, and they read in the HTML reports
 
+from dtlib.model import FRAME_ENCODERS
 from dtlib.specs import EnvSpec
 from dtlib.validate import ParameterError, check_choice, check_list, check_positive
 
@@ -107,7 +108,7 @@ class _EmbeddingCache:
 def caches_state_embeddings(model: torch.nn.Module) -> bool:
     """Whether the rollout embeds each step once: a DT with a CNN encoder (BC-by-DT included)."""
     cfg = getattr(model, "cfg", None)
-    return getattr(cfg, "encoder", None) == "cnn" and hasattr(model, "embed_state")
+    return getattr(cfg, "encoder", None) in FRAME_ENCODERS and hasattr(model, "embed_state")
 
 
 @torch.inference_mode()  # no autograd bookkeeping at all: cheaper per op than no_grad

@@ -27,7 +27,9 @@ class ModelConfig:
     obs_shape: tuple[int, ...]  # one step's observation shape: (17,), (4, 84, 84), (n_features,)
     act_dim: int  # continuous action dimension, or the number of discrete actions
     discrete: bool = False  # discrete actions: logits + cross-entropy; else tanh + MSE [paper §3]
-    encoder: str = "linear"  # 'linear' (vectors) | 'cnn' (Atari frames) | 'embedding' (small discrete obs)
+    encoder: str = "linear"  # 'linear' (vectors) | 'cnn' (Atari frames) | 'frozen_cnn' | 'embedding' (small discrete obs)
+    # 'frozen_cnn': the conv torso of this behaviour-agent snapshot (a path under the project root), kept fixed
+    encoder_weights: str = ""
     obs_vocab: tuple[int, ...] = ()  # 'embedding': vocabulary size of each observation feature
     embed_dim: int = 128  # d [paper Gym: 128; Atari: 128]
     n_layer: int = 3  # transformer blocks [paper Gym: 3; Atari: 6]
@@ -150,7 +152,51 @@ class DiscreteObsEncoder(nn.Module):
         return self.emb(s.long() + self.offsets).sum(dim=-2)
 
 
-ENCODERS = {"linear": VectorEncoder, "cnn": AtariEncoder, "embedding": DiscreteObsEncoder}
+class FrozenCNNEncoder(nn.Module):
+    """A trained conv torso, fixed, then a learned Linear + Tanh: Atari frames at a CPU budget (a deviation).
+
+    The torso is a behaviour agent's (dtlib.atari_behaviour.DuelingQNet: 8/4/3 kernels, strides 4/2/1, ReLU),
+    read from the snapshot `cfg.encoder_weights`; its weights are buffers, so no gradient, optimizer state or
+    weight decay touches them and a step costs a forward pass of the torso only. The paper trains its CNN
+    end to end; `small` freezes one so that a few thousand steps on 2 cores can learn Pong (docs/atari.md).
+    """
+
+    STRIDES = (4, 2, 1)
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        from dtlib.paths import project_root
+
+        if not cfg.encoder_weights:
+            raise ValueError("encoder='frozen_cnn' needs encoder_weights: a behaviour snapshot's path")
+        path = project_root() / cfg.encoder_weights
+        if not path.is_file():
+            raise FileNotFoundError(f"encoder_weights={cfg.encoder_weights!r}: no file {path}")
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        for i, layer in enumerate((0, 2, 4)):  # DuelingQNet.torso's Conv2d layers
+            self.register_buffer(f"w{i}", state[f"torso.{layer}.weight"].float())
+            self.register_buffer(f"b{i}", state[f"torso.{layer}.bias"].float())
+        c, h, w = cfg.obs_shape
+        if self.w0.shape[1] != c:
+            raise ValueError(f"encoder_weights={cfg.encoder_weights!r} takes {self.w0.shape[1]} frames, obs has {c}")
+        n_flat = self.torso(torch.zeros(1, c, h, w)).shape[1]  # c3 * 49 for 84x84
+        self.proj = nn.Sequential(nn.Linear(n_flat, cfg.embed_dim), nn.Tanh())
+
+    @torch.no_grad()
+    def torso(self, x: torch.Tensor) -> torch.Tensor:  # [N, C, H, W] uint8 -> [N, c3 * h * w]
+        x = x.float() / 255.0
+        for i, stride in enumerate(self.STRIDES):
+            x = F.relu(F.conv2d(x, getattr(self, f"w{i}"), getattr(self, f"b{i}"), stride=stride))
+        return x.flatten(1)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:  # [B, K, C, H, W] uint8 -> [B, K, d]
+        b, k = s.shape[:2]
+        return self.proj(self.torso(s.reshape(b * k, *s.shape[2:]))).reshape(b, k, -1)
+
+
+ENCODERS = {"linear": VectorEncoder, "cnn": AtariEncoder, "frozen_cnn": FrozenCNNEncoder,
+            "embedding": DiscreteObsEncoder}
+FRAME_ENCODERS = ("cnn", "frozen_cnn")  # encode each frame stack on its own: the rollout caches the embeddings
 
 
 def action_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, discrete: bool) -> torch.Tensor:

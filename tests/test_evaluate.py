@@ -104,8 +104,10 @@ def test_bf16_evaluation_is_opt_in_close_to_fp32_and_checked():
         EvalConfig(precision="fp16")
 
 
-def test_cnn_embedding_cache_equals_re_encoding():
-    """The rollout's per-step state-embedding cache gives the actions and returns of re-encoding every window."""
+@pytest.mark.parametrize("encoder", ["cnn", "frozen_cnn"])
+def test_cnn_embedding_cache_equals_re_encoding(encoder):
+    """The rollout's per-step state-embedding cache gives the actions and returns of re-encoding every window,
+    for the trained CNN and for the fixed behaviour torso."""
     import dataclasses as dc
 
     import gymnasium as gym
@@ -117,8 +119,9 @@ def test_cnn_embedding_cache_equals_re_encoding():
     from dtlib.specs import get_env_spec
 
     torch.manual_seed(0)
-    cfg = ModelConfig(obs_shape=(4, 84, 84), act_dim=6, discrete=True, encoder="cnn", context_len=5, n_layer=1,
-                      n_head=1, embed_dim=16, max_ep_len=200)
+    weights = "behaviour/atari/pong/step_01200000.pt" if encoder == "frozen_cnn" else ""
+    cfg = ModelConfig(obs_shape=(4, 84, 84), act_dim=6, discrete=True, encoder=encoder, encoder_weights=weights,
+                      context_len=5, n_layer=1, n_head=1, embed_dim=16, max_ep_len=200)
     model = DecisionTransformer(cfg).eval()
     # the cache's windows equal the embeddings of the windows the uncached forward would embed
     cache = _EmbeddingCache(model, 2, 5, (4, 84, 84), np.uint8, torch.device("cpu"))

@@ -12,7 +12,7 @@ def batch(cfg: ModelConfig, k: int = K, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     if cfg.encoder == "embedding":
         states = torch.stack([torch.randint(0, v, (B, k), generator=g) for v in cfg.obs_vocab], -1)
-    elif cfg.encoder == "cnn":
+    elif cfg.encoder in ("cnn", "frozen_cnn"):
         states = torch.randint(0, 255, (B, k, *cfg.obs_shape), generator=g, dtype=torch.uint8)
     else:
         states = torch.randn(B, k, *cfg.obs_shape, generator=g)
@@ -183,3 +183,36 @@ def test_packed_dropout_is_a_model_option_and_bad_values_are_named():
         ModelConfig(obs_shape=(5,), act_dim=2, dropout_masks="fast")
     with pytest.raises(ValueError, match="dropout must be in"):
         ModelConfig(obs_shape=(5,), act_dim=2, dropout=1.0)
+
+
+def test_frozen_cnn_encoder_is_the_behaviour_torso_and_never_trains():
+    """encoder='frozen_cnn': the snapshot's conv torso exactly, held in buffers (no gradient, no optimizer state),
+    with only the Linear on top trained; a missing snapshot fails by name."""
+    from dtlib.atari_behaviour import best_snapshot, load_snapshot
+    from dtlib.paths import project_root
+    from dtlib.train import SupervisedLearner, TrainConfig
+
+    weights = best_snapshot("pong").relative_to(project_root()).as_posix()
+    cfg = dataclasses.replace(CONFIGS["atari"], encoder="frozen_cnn", encoder_weights=weights, act_dim=6)
+    torch.manual_seed(0)
+    model = DecisionTransformer(cfg)
+    net = load_snapshot(project_root() / weights, 6)
+    x = torch.randint(0, 255, (5, 4, 84, 84), dtype=torch.uint8)
+    with torch.no_grad():
+        assert torch.equal(model.embed_state.torso(x), net.torso(x.float() / 255.0))
+    names = [n for n, _ in model.named_parameters()]
+    assert not any(n.startswith("embed_state.") and "proj" not in n for n in names)
+    frozen = {n: b.clone() for n, b in model.named_buffers() if n.startswith("embed_state.")}
+    assert len(frozen) == 6
+    learner = SupervisedLearner(model, TrainConfig(steps=3, batch_size=B, lr=1e-2, warmup_steps=1))
+    proj_before = model.embed_state.proj[0].weight.detach().clone()
+    for seed in range(3):
+        learner.update(batch(cfg, seed=seed))
+    for n, b in model.named_buffers():
+        if n in frozen:
+            assert torch.equal(b, frozen[n]), n
+    assert not torch.equal(model.embed_state.proj[0].weight, proj_before)  # the Linear on top learns
+    with pytest.raises(FileNotFoundError, match="encoder_weights='behaviour/atari/pong/nope.pt'"):
+        DecisionTransformer(dataclasses.replace(cfg, encoder_weights="behaviour/atari/pong/nope.pt"))
+    with pytest.raises(ValueError, match="needs encoder_weights"):
+        DecisionTransformer(dataclasses.replace(cfg, encoder_weights=""))
