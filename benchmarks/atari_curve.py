@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n-layer", type=int, default=2)
     ap.add_argument("--n-head", type=int, default=2)
     ap.add_argument("--embed-dim", type=int, default=64)
+    ap.add_argument("--frozen-encoder", default="", help="a behaviour snapshot whose conv torso replaces the "
+                    "DT's CNN, fixed (e.g. behaviour/atari/pong/step_01200000.pt); '' = the paper's CNN, trained")
     ap.add_argument("--lr", type=float, default=None, help="override the preset's learning rate (6e-4)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=Path, default=Path("runs/curves"))
@@ -81,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
                     max_steps=args.max_eval_steps, parallel=args.eval_episodes)
     run_dir = run(rc, data, args.runs, ev, progress=False, steps=args.steps, eval_every=args.eval_every,
                   checkpoint_every=min(100, args.eval_every),
-                  model_overrides={"n_layer": args.n_layer, "n_head": args.n_head, "embed_dim": args.embed_dim},
+                  model_overrides={"n_layer": args.n_layer, "n_head": args.n_head, "embed_dim": args.embed_dim,
+                                   **({"encoder": "frozen_cnn", "encoder_weights": args.frozen_encoder}
+                                      if args.frozen_encoder else {})},
                   **train)
     print(run_dir.path)
     print(curve(run_dir))

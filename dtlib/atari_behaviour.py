@@ -295,6 +295,15 @@ def committed_dir(env: str) -> Path:
     return project_root() / "behaviour" / "atari" / env
 
 
+def best_snapshot(env: str) -> Path:
+    """The committed snapshot with the highest evaluation return (snapshots.csv): the fixed frame encoder of an
+    Atari study with `encoder: behaviour`."""
+    from dtlib.data.atari_replay import snapshots
+
+    table = snapshots(committed_dir(env))
+    return committed_dir(env) / f"{table.loc[table['eval_return_mean'].idxmax(), 'snapshot']}.pt"
+
+
 def _bar(total: int, initial: int, desc: str):
     from tqdm.auto import tqdm
 

@@ -38,6 +38,7 @@ from dtlib.validate import ParameterError, check_choice, check_fields, check_int
 
 ATARI_GAMES = ("breakout", "qbert", "pong", "seaquest")
 ATARI_METHODS = ("dt", "bc", "pct_bc")
+ATARI_ENCODERS = ("cnn", "behaviour")  # the paper's CNN trained end to end | a behaviour snapshot's torso, fixed
 REPLAY_FOLDERS = {"breakout": "Breakout", "qbert": "Qbert", "pong": "Pong", "seaquest": "Seaquest"}  # DQN-replay
 PAPER_MODEL = {"n_layer": 6, "n_head": 8, "embed_dim": 128}  # [paper App. A, Atari]
 PAPER_EVAL_EPISODES = 10  # [repo trainer_atari.py: 10 episodes after each epoch]
@@ -76,6 +77,9 @@ class AtariStudy:
     # in hardware, dtlib.compute); runs record the resolved value (docs/speed.md)
     precision: str = "fp32"
     dropout_masks: str = "bernoulli"  # DT, BC and %BC dropout: 'bernoulli' (paper) or 'packed' (cheaper masks)
+    # the frame encoder of every run: 'cnn', the paper's, trained end to end; 'behaviour', the conv torso of the game's
+    # best committed behaviour snapshot, fixed, with a trained Linear + Tanh on top (a deviation, docs/atari.md)
+    encoder: str = "cnn"
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -124,6 +128,14 @@ class AtariStudy:
         check_int("threads", self.threads, 0, 256)
         check_choice("precision", self.precision, PRECISION_CHOICES)
         check_choice("dropout_masks", self.dropout_masks, ["bernoulli", "packed"])
+        check_choice("encoder", self.encoder, ATARI_ENCODERS)
+        if self.encoder == "behaviour":
+            from dtlib.atari_behaviour import committed_dir
+
+            for g in self.games:
+                if not (committed_dir(g) / "snapshots.csv").exists():
+                    raise ParameterError(f"encoder='behaviour': no behaviour snapshots for {g} "
+                                         f"({committed_dir(g)}/snapshots.csv); use encoder='cnn'")
         check_fields(self)  # strict types of every field (bool is not an int, a string not a list); lists -> tuples
 
     @property
@@ -136,11 +148,17 @@ class AtariStudy:
         """The model sizes the runs override."""
         return {"n_layer": self.n_layer, "n_head": self.n_head, "embed_dim": self.embed_dim}
 
-    @property
-    def model_overrides(self) -> dict:
-        """The ModelConfig fields the runs override: the sizes and the dropout masks (left out when the paper's,
-        so that older runs keep their identity)."""
-        return {**self.model, **({"dropout_masks": self.dropout_masks} if self.dropout_masks != "bernoulli" else {})}
+    def model_overrides(self, run_cfg: RunConfig) -> dict:
+        """The ModelConfig fields a run overrides: the sizes, the dropout masks and the encoder (the last two left
+        out when the paper's, so that older runs keep their identity)."""
+        out = {**self.model, **({"dropout_masks": self.dropout_masks} if self.dropout_masks != "bernoulli" else {})}
+        if self.encoder == "behaviour":
+            from dtlib.atari_behaviour import best_snapshot
+            from dtlib.paths import project_root
+
+            weights = best_snapshot(run_cfg.env).relative_to(project_root()).as_posix()
+            out.update(encoder="frozen_cnn", encoder_weights=weights)
+        return out
 
     @property
     def source_label(self) -> str:
@@ -293,16 +311,16 @@ def jobs(study: AtariStudy, data: dict[str, EpisodeDataset]) -> list[Job]:
 
     GPU: the runs train on CUDA wherever their worker has one (none of them requires it)."""
     return [Job(cfg, DataSource.of(load_game_data, study=study, game=cfg.env), study.eval_config(cfg),
-                study.model_overrides, study.train_overrides(cfg, data[cfg.env].n_steps), threads=study.threads)
+                study.model_overrides(cfg), study.train_overrides(cfg, data[cfg.env].n_steps), threads=study.threads)
             for cfg in study.run_configs()]
 
 
-def tidy(result: SweepResult) -> pd.DataFrame:
-    """One row per evaluation episode with the run's game, method, pct, K, seed, last training loss and
-    training wall time (the env's reset seed is `episode_seed`)."""
+def tidy(result: SweepResult, study: AtariStudy) -> pd.DataFrame:
+    """One row per evaluation episode with the run's game, method, pct, K, seed, frame encoder (the study's:
+    'cnn' or 'behaviour'), last training loss and training wall time (the env's reset seed is `episode_seed`)."""
     extra = result.runs.set_index("run")[["final_loss", "wall_s"]].rename(columns={"wall_s": "train_s"})
     ev = result.evals.rename(columns={"env": "game", "context_len": "K"})
-    ev = ev.join(extra, on="run")
+    ev = ev.join(extra, on="run").assign(encoder=study.encoder)
     return ev.drop(columns=[c for c in ("dataset", "reward_mode", "return_head", "use_returns", "history")
                             if c in ev])
 
@@ -311,7 +329,7 @@ def run_scores(evals: pd.DataFrame) -> pd.DataFrame:
     """One row per run x target at the last evaluation: mean return, gamer-normalised score, length, and the
     run's last training loss (cross-entropy; ln(actions) = a uniform guess: 1.79 for Pong's 6, 1.39 for 4)."""
     last = evals[evals["step"] == evals.groupby("run")["step"].transform("max")]
-    keys = RUN_KEYS + ["run", "target"]
+    keys = RUN_KEYS + ["run", "target"] + (["encoder"] if "encoder" in evals else [])
     if "final_loss" not in last:
         last = last.assign(final_loss=np.nan)
     return (last.groupby(keys, dropna=False)
@@ -427,8 +445,14 @@ def deviations(study: AtariStudy) -> list[str]:
                      if study.dataset_source == "build" else
                      f"DQN-replay run 1 from `{study.dataset_source}`, {study.replay_steps:,} transitions "
                      "sampled as the official create_dataset.py (rewards clipped to [-1, 1] by dopamine)")),
-        f"Model: {m['n_layer']} layers, {m['n_head']} heads, width {m['embed_dim']} (paper: 6, 8, 128); the "
-        "paper's CNN encoder unchanged.",
+        f"Model: {m['n_layer']} layers, {m['n_head']} heads, width {m['embed_dim']} (paper: 6, 8, 128); "
+        + ("the paper's CNN encoder unchanged." if study.encoder == "cnn" else
+           "frame encoder: not the paper's CNN trained end to end but the conv torso of each game's best "
+           "committed behaviour snapshot (" + ", ".join(
+               f"{g}: {study.model_overrides(dataclasses.replace(study.run_configs()[0], env=g))['encoder_weights']}"
+               for g in study.games) + "), fixed, with a trained Linear + Tanh on top, for DT, BC and %BC alike: "
+           "features learned online by the agent that played the data's best episodes, so every method starts "
+           "from a representation the paper's runs had to learn from pixels (docs/atari.md)."),
         f"Context K: {ks} (paper: 30; Pong 50).",
         "Training: DT " + (f"{study.steps['dt']:,} gradient steps" if study.steps["dt"] else "5 epochs")
         + ", BC/%BC " + (f"{study.steps['bc']:,} gradient steps" if study.steps["bc"] else "5 epochs") + " at "

@@ -723,6 +723,17 @@ def atari_preconditions(tables: dict, rules: ClaimRules) -> pd.DataFrame:
                                        "above_random_floor"])
 
 
+def atari_encoder_note(tables: dict) -> str:
+    """What an Atari verdict rests on when its runs did not learn their frame encoder ('' when they did, or when
+    atari_runs does not say): every method embedded frames with a behaviour agent's fixed conv torso."""
+    runs = _get(tables, "atari_runs")
+    if runs is None or "encoder" not in runs or not (runs["encoder"] == "behaviour").any():
+        return ""
+    return ("every method embedded frames with the conv torso of the behaviour agent that played the data's best "
+            "episodes, fixed, not a CNN learned from pixels as in the paper (a deviation: the verdict is about "
+            "return conditioning on those features)")
+
+
 def atari_floor(tables: dict, rules: ClaimRules) -> str:
     """Why Atari comparisons cannot test the paper ('' when they can): every game run is at the floor."""
     pre = atari_preconditions(tables, rules)
@@ -756,9 +767,11 @@ def claims(tables: dict[str, pd.DataFrame], rules: ClaimRules, domains: list[str
     book = rulebook(rules)
     keys = [key for key in CLAIMS if domains is None or book[key].domain in domains]
     rows = [CLAIMS[key](tables, rules, book[key]) for key in keys]
-    floor = atari_floor(tables, rules)
+    floor, encoder = atari_floor(tables, rules), atari_encoder_note(tables)
     for key, row in zip(keys, rows):
         row.pop("_tests", None)
+        if encoder and row["domain"] == "Atari" and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
+            row["evidence"] = f"{row['evidence']}; {encoder}" if row["evidence"] else encoder
         why = floor if row["domain"] == "Atari" else d4rl_undertrained(tables, rules, key) if key in D4RL_CLAIM_METHODS \
             else keydoor_undertrained(tables, rules) if key == "keydoor" else ""
         if why and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):

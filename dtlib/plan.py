@@ -50,12 +50,19 @@ ATARI_MEASURED = {"batch": 128, "k": 30, "n_layer": 6, "embed_dim": 128}  # the 
 ATARI_CNN_MACS = 20 * 20 * 32 * (8 * 8 * 4) + 9 * 9 * 64 * (4 * 4 * 32) + 7 * 7 * 64 * (3 * 3 * 64)  # 7,737,344
 
 
-def atari_step_macs(batch: int, k: int, n_layer: int, width: int) -> int:
+# The behaviour snapshots' torso (dtlib.atari_behaviour.DuelingQNet, channels 16/32/32), the encoder of
+# `encoder: behaviour`: 8x8/4 -> 20x20x16, 4x4/2 -> 9x9x32, 3x3/1 -> 7x7x32.
+FROZEN_TORSO_MACS = 20 * 20 * 16 * (8 * 8 * 4) + 9 * 9 * 32 * (4 * 4 * 16) + 7 * 7 * 32 * (3 * 3 * 32)  # 2,753,536
+
+
+def atari_step_macs(batch: int, k: int, n_layer: int, width: int, frozen: bool = False) -> int:
     """Forward multiply-accumulates of one Atari DT training step: per timestep the CNN and its Linear
     (3136 -> width) on one frame stack, and ~12·width² per transformer block for each of its 3 tokens. The CNN
     dominates small transformers (96% at 2 layers x 64, 68% at the paper's 6 x 128), so a step's cost is scaled
-    by this count, not by the transformer's size alone."""
-    return batch * k * (ATARI_CNN_MACS + 3136 * width + 3 * 12 * n_layer * width ** 2)
+    by this count, not by the transformer's size alone. `frozen`: the fixed behaviour torso instead (forward
+    only: a third of a trained layer's forward + backward, counted as such) and its Linear (1568 -> width)."""
+    encoder = FROZEN_TORSO_MACS // 3 + 1568 * width if frozen else ATARI_CNN_MACS + 3136 * width
+    return batch * k * (encoder + 3 * 12 * n_layer * width ** 2)
 
 
 def step_costs() -> pd.DataFrame:
@@ -106,7 +113,8 @@ def _scale(job, domain: str) -> float:
     if domain == "atari":
         m = ATARI_MEASURED
         return (atari_step_macs(job.train_overrides["batch_size"], job.run.context_len,
-                                job.model_overrides["n_layer"], job.model_overrides["embed_dim"])
+                                job.model_overrides["n_layer"], job.model_overrides["embed_dim"],
+                                frozen=job.model_overrides.get("encoder") == "frozen_cnn")
                 / atari_step_macs(m["batch"], m["k"], m["n_layer"], m["embed_dim"]))
     return 1.0
 

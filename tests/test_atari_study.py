@@ -66,7 +66,9 @@ def test_the_grid_is_data():
     ({"pcts": [1.0]}, r"pcts=\[1.0\]: 1.0 is not allowed"), ({"context_ablation": [0]}, "context_ablation"),
     ({"figure4_targets": {"mario": [1]}}, "figure4_targets='mario'"), ({"figure4_targets": [20]}, "dict"),
     ({"behaviour_learning_starts": 5000}, "behaviour_learning_starts"), ({"profile": "big"}, "profile='big'"),
-    ({"precision": "fp16"}, "precision='fp16'"), ({"dropout_masks": "dense"}, "dropout_masks='dense'")])
+    ({"precision": "fp16"}, "precision='fp16'"), ({"dropout_masks": "dense"}, "dropout_masks='dense'"),
+    ({"encoder": "resnet"}, "encoder='resnet'"),
+    ({"games": ["breakout"], "figure4_targets": {}, "encoder": "behaviour"}, "encoder='behaviour': no behaviour snap")])
 def test_bad_parameters_are_named_before_any_work(bad, match):
     with pytest.raises(ParameterError, match=match) as error:
         atari_study.AtariStudy(**{**PARAMS, **bad})
@@ -135,13 +137,15 @@ def test_built_datasets_are_cached_and_the_tiny_sweep_runs(tmp_path, monkeypatch
     again = atari_study.load_datasets(study)
     assert len(calls) == 1 and np.array_equal(data["pong"].observations, again["pong"].observations)
     assert calls[0].total_steps == 2000 and calls[0].learning_starts == 1000
-    evals = atari_study.tidy(run_sweep(atari_study.jobs(study, data), tmp_path / "runs", workers=1, progress=False))
+    evals = atari_study.tidy(run_sweep(atari_study.jobs(study, data), tmp_path / "runs", workers=1, progress=False),
+                             study)
     per_run = atari_study.run_scores(evals)
     assert set(per_run["method"]) == {"dt", "bc", "pct_bc"} and (per_run["length"] <= 30).all()
+    assert set(per_run["encoder"]) == {"cnn"}
     ks = atari_study.study_ks(study)
     assert len(atari_study.table1(per_run, ks)) == 2 and len(atari_study.table5(per_run, ks)) == 2
     evals2 = atari_study.tidy(run_sweep(atari_study.jobs(study, again), tmp_path / "runs", workers=1,
-                                        progress=False))  # finished runs reused
+                                        progress=False), study)  # finished runs reused
     assert evals2["return"].equals(evals["return"])
 
 
@@ -216,3 +220,32 @@ def test_the_snapshot_mixture_source(tmp_path, monkeypatch):
     atari_study.load_datasets(study)
     assert len(calls) == 2
     assert "snapshots trained here" in atari_study.deviations(study)[0]
+
+
+def test_the_behaviour_encoder_reaches_every_run_and_the_deviations(tmp_path, monkeypatch):
+    """encoder='behaviour': DT, BC and %BC all embed frames with the best committed Pong snapshot's torso, fixed
+    (its own run identity), and the deviations say so; the paper's CNN stays the default."""
+    import json
+
+    from dtlib.data import atari_build
+
+    monkeypatch.setenv("DTLIB_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(atari_build, "build_atari_dataset", lambda cfg, progress=False: frames_dataset())
+    tiny = {**PARAMS, "seeds": [0], "pcts": [0.4], "context_ablation": [], "dt_steps": 1, "bc_steps": 1,
+            "eval_episodes": 1, "max_eval_steps": 5, "figure4_targets": {}}
+    assert atari_study.AtariStudy(**tiny).encoder == "cnn"
+    study = atari_study.AtariStudy(**{**tiny, "encoder": "behaviour"})
+    for rc in study.run_configs():
+        over = study.model_overrides(rc)
+        assert over["encoder"] == "frozen_cnn" and over["encoder_weights"] == "behaviour/atari/pong/step_01200000.pt"
+    assert "step_01200000.pt), fixed" in " ".join(atari_study.deviations(study))
+    assert "CNN encoder unchanged" in " ".join(atari_study.deviations(atari_study.AtariStudy(**tiny)))
+    result = run_sweep(atari_study.jobs(study, atari_study.load_datasets(study)), tmp_path / "runs", workers=1,
+                       progress=False)
+    assert len(result.runs) == 3
+    for run in result.runs["run"]:
+        config = json.loads((tmp_path / "runs" / run / "config.json").read_text())
+        assert config["ModelConfig"]["encoder"] == "frozen_cnn"
+    paper = run_sweep(atari_study.jobs(atari_study.AtariStudy(**tiny), atari_study.load_datasets(study)),
+                      tmp_path / "runs", workers=1, progress=False)
+    assert not set(paper.runs["run"]) & set(result.runs["run"])  # another encoder, other runs

@@ -234,6 +234,17 @@ def test_atari_claims_are_read_at_the_paper_target_only():
     assert rows[("Atari", "Atari")]["estimate"] == pytest.approx(40.0)  # the 500 at target 10 is never read
 
 
+def test_atari_rows_say_when_the_frame_encoder_was_a_fixed_behaviour_torso():
+    """The verdicts do not change with the encoder, but their evidence names the deviation, read from atari_runs."""
+    plain = by_claim(claims.claims({"atari_runs": atari_runs().assign(encoder="cnn")}, RULES))
+    fixed = by_claim(claims.claims({"atari_runs": atari_runs().assign(encoder="behaviour")}, RULES))
+    for key in [("Atari", "Atari"), ("Context length", "Atari"), ("%BC", "Atari")]:
+        assert fixed[key]["verdict"] == plain[key]["verdict"] == SUPPORTED
+        assert "fixed, not a CNN learned from pixels" in fixed[key]["evidence"]
+        assert "fixed" not in plain[key]["evidence"]
+    assert "fixed" not in by_claim(claims.claims({"atari_runs": atari_runs()}, RULES))[("Atari", "Atari")]["evidence"]
+
+
 def test_atari_floor_is_computed_from_the_runs_not_from_words():
     floored_runs = atari_runs(level=0.05)  # every method within 5 gamer-normalised points of random play
     pre = claims.atari_preconditions({"atari_runs": floored_runs}, RULES)

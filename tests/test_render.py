@@ -216,7 +216,7 @@ def test_atari_report_clips_the_first_dt_or_says_there_is_none(tmp_path):
     html = render.atari_report(study, tmp_path, data, "smoke")
     assert "Clip skipped" in html and "no finished DT run for pong" in html and "<video" not in html
     rc = next(c for c in study.run_configs() if c.method == "dt" and c.context_len == study.k("pong"))
-    run(rc, data["pong"], tmp_path, study.eval_config(rc), progress=False, model_overrides=study.model_overrides,
+    run(rc, data["pong"], tmp_path, study.eval_config(rc), progress=False, model_overrides=study.model_overrides(rc),
         **study.train_overrides(rc, data["pong"].n_steps))
     html = unescape(render.atari_report(study, tmp_path, data, "smoke"))
     assert html.count("<video") == 1 and "Clip skipped" not in html
