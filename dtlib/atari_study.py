@@ -153,12 +153,16 @@ class AtariStudy:
         out when the paper's, so that older runs keep their identity)."""
         out = {**self.model, **({"dropout_masks": self.dropout_masks} if self.dropout_masks != "bernoulli" else {})}
         if self.encoder == "behaviour":
-            from dtlib.atari_behaviour import best_snapshot
-            from dtlib.paths import project_root
-
-            weights = best_snapshot(run_cfg.env).relative_to(project_root()).as_posix()
-            out.update(encoder="frozen_cnn", encoder_weights=weights)
+            out.update(encoder="frozen_cnn", encoder_weights=self.encoder_weights(run_cfg.env))
         return out
+
+    @staticmethod
+    def encoder_weights(game: str) -> str:
+        """The snapshot whose conv torso `encoder: behaviour` uses for `game` (a path under the project root)."""
+        from dtlib.atari_behaviour import best_snapshot
+        from dtlib.paths import project_root
+
+        return best_snapshot(game).relative_to(project_root()).as_posix()
 
     @property
     def source_label(self) -> str:
@@ -448,9 +452,8 @@ def deviations(study: AtariStudy) -> list[str]:
         f"Model: {m['n_layer']} layers, {m['n_head']} heads, width {m['embed_dim']} (paper: 6, 8, 128); "
         + ("the paper's CNN encoder unchanged." if study.encoder == "cnn" else
            "frame encoder: not the paper's CNN trained end to end but the conv torso of each game's best "
-           "committed behaviour snapshot (" + ", ".join(
-               f"{g}: {study.model_overrides(dataclasses.replace(study.run_configs()[0], env=g))['encoder_weights']}"
-               for g in study.games) + "), fixed, with a trained Linear + Tanh on top, for DT, BC and %BC alike: "
+           "committed behaviour snapshot (" + ", ".join(f"{g}: {study.encoder_weights(g)}" for g in study.games)
+           + "), fixed, with a trained Linear + Tanh on top, for DT, BC and %BC alike: "
            "features learned online by the agent that played the data's best episodes, so every method starts "
            "from a representation the paper's runs had to learn from pixels (docs/atari.md)."),
         f"Context K: {ks} (paper: 30; Pong 50).",

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from dtlib.model import DecisionTransformer, MLPBC, ModelConfig, PackedDropout
+from dtlib.model import FRAME_ENCODERS, DecisionTransformer, MLPBC, ModelConfig, PackedDropout
 
 B, K = 3, 6
 
@@ -12,7 +12,7 @@ def batch(cfg: ModelConfig, k: int = K, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     if cfg.encoder == "embedding":
         states = torch.stack([torch.randint(0, v, (B, k), generator=g) for v in cfg.obs_vocab], -1)
-    elif cfg.encoder in ("cnn", "frozen_cnn"):
+    elif cfg.encoder in FRAME_ENCODERS:
         states = torch.randint(0, 255, (B, k, *cfg.obs_shape), generator=g, dtype=torch.uint8)
     else:
         states = torch.randn(B, k, *cfg.obs_shape, generator=g)
