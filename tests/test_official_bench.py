@@ -107,3 +107,21 @@ def test_speed_doc_says_quiet_or_loaded_from_the_load_before_the_run():
     report["load_avg_before"] = [6.1, 9.1, 11.3]
     doc = compare.format_doc(report, "x.json")
     assert "other jobs ran beside the benchmark" in doc and "quiet before the run" not in doc
+
+
+def test_speed_doc_keeps_one_generated_section_per_machine(tmp_path):
+    """A named section is appended once, then replaced in place; the default section and the prose stay as they are."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import compare
+
+    doc = tmp_path / "speed.md"
+    doc.write_text("prose\n<!-- bench:start -->\nAMD table\n<!-- bench:end -->\nmore prose\n")
+    compare.write_doc(doc, "AMX table v1\n", "amx")
+    compare.write_doc(doc, "AMX table v2\n", "amx")
+    text = doc.read_text()
+    assert text.count("<!-- bench:start amx -->") == 1 and "AMX table v2" in text and "AMX table v1" not in text
+    assert "AMD table" in text and "more prose" in text
+    compare.write_doc(doc, "AMD table v2\n")
+    assert "AMD table v2" in doc.read_text() and "AMX table v2" in doc.read_text()
+    with pytest.raises(ValueError, match="--section"):
+        compare.markers("amx -->")
