@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from dtlib import paper
+from dtlib import paper, stats
 from dtlib.stats import difference_ci, mean, stratified_bootstrap_ci
 
 SUPPORTED, NOT_SUPPORTED = "supported", "not supported"
@@ -173,7 +173,10 @@ def d4rl_precondition_rule(rules: ClaimRules) -> str:
             f"{rules.d4rl_trained_min:.0%} of what it should reach there (mean of ours / mean of the references, last "
             "evaluation; a task's reference is the paper's score for that method, capped by the mean score of our "
             "data's best episodes — those 10%BC clones — since our datasets are weaker than D4RL's): an "
-            "undertrained model, DT or baseline, neither supports nor refutes the paper")
+            "undertrained model, DT or baseline, neither supports nor refutes the paper. The share carries a 95% "
+            "interval (seeds resampled within each task): 'not testable' needs the whole interval below the "
+            f"minimum; where it straddles the minimum the claim reads '{UNDECIDED}', so a share near the line "
+            "cannot flip a verdict between machines")
 
 
 def keydoor_precondition_rule(rules: ClaimRules) -> str:
@@ -181,7 +184,9 @@ def keydoor_precondition_rule(rules: ClaimRules) -> str:
     return (f"the Key-to-Door claim reads '{NOT_TESTABLE}' when DT or %BC (the hindsight methods it says learn) "
             f"succeeds, over the datasets it ran, less than {rules.keydoor_trained_min:.0%} as often as in the "
             "paper's Table 6 on the same datasets (mean of ours / mean of the paper's): a DT that has not learned "
-            "neither supports nor refutes the paper; CQL and BC fail in the paper too, so they are not checked")
+            "neither supports nor refutes the paper; CQL and BC fail in the paper too, so they are not checked. The "
+            "share carries a 95% interval (seeds resampled within each dataset): 'not testable' needs the whole "
+            f"interval below the minimum; where it straddles the minimum the claim reads '{UNDECIDED}'")
 
 
 KEYDOOR_TRAINED = {"DT": "dt", "%BC": "pct_bc"}  # the methods the precondition checks, and their Table 6 column
@@ -190,7 +195,7 @@ KEYDOOR_TRAINED = {"DT": "dt", "%BC": "pct_bc"}  # the methods the precondition 
 def keydoor_training(tables: dict) -> pd.DataFrame:
     """Per Key-to-Door method (DT, %BC): mean success over the datasets it ran beside Table 6's on the same
     datasets, and the share."""
-    cols = ["method", "datasets", "ours", "paper", "share"]
+    cols = ["method", "datasets", "ours", "paper", "share", "share_low", "share_high"]
     per_seed = _get(tables, "keydoor_per_seed")
     if per_seed is None or not len(per_seed):
         return pd.DataFrame(columns=cols)
@@ -204,21 +209,49 @@ def keydoor_training(tables: dict) -> pd.DataFrame:
         ours = g.groupby(g["dataset"].astype(str))["success_%"].mean()
         theirs = [float(t6.loc[size[d], column]) for d in ours.index]
         mine, ref = float(ours.mean()), float(np.mean(theirs))
+        seeds = [grp["success_%"].to_numpy() for _, grp in g.groupby(g["dataset"].astype(str))]
+        low, high = stats.share_ci(seeds, ref)
         rows.append({"method": label, "datasets": ", ".join(ours.index), "ours": mine, "paper": ref,
-                     "share": mine / ref if ref > 0 else np.nan})
+                     "share": mine / ref if ref > 0 else np.nan, "share_low": low, "share_high": high})
     return pd.DataFrame(rows, columns=cols)
 
 
-def keydoor_undertrained(tables: dict, rules: ClaimRules) -> str:
-    """Why the Key-to-Door claim is not testable ('' when it is): DT or %BC below the trained share, in words."""
+def _share_words(r: pd.Series) -> str:
+    """A training row's share with its interval, in words: '51% [32%, 66%]'."""
+    if np.isfinite(r.get("share_low", np.nan)):
+        return f"{r['share']:.0%} [{r['share_low']:.0%}, {r['share_high']:.0%}]"
+    return f"{r['share']:.0%}"
+
+
+def _trained_state(r: pd.Series, minimum: float) -> str:
+    """'low' when the share's interval lies below `minimum` (undertrained), 'unsure' when it straddles it, '' when
+    it lies at or above it. Without an interval (one seed) the share itself decides, as 'low' or ''."""
+    share, low, high = r["share"], r.get("share_low", np.nan), r.get("share_high", np.nan)
+    if not np.isfinite(share):
+        return ""
+    if not (np.isfinite(low) and np.isfinite(high)) or high - low < 1e-12:
+        return "low" if share < minimum else ""
+    return "low" if high < minimum else "unsure" if low < minimum else ""
+
+
+def keydoor_undertrained(tables: dict, rules: ClaimRules, state: str = "low") -> str:
+    """Why the Key-to-Door claim is not testable ('' when it is): DT or %BC whose share of Table 6's success lies
+    below the trained minimum, interval and all, in words. `state='unsure'`: the methods whose share's interval
+    straddles the minimum instead (the claim then reads undecided)."""
     train = keydoor_training(tables)
-    low = []
+    out = []
     for _, r in train.iterrows():
-        if np.isfinite(r["share"]) and r["share"] < rules.keydoor_trained_min:
-            cost = paper_training_cost(KEYDOOR_TRAINED[r["method"]], "keydoor")
-            low.append(f"{r['method']} {r['ours']:.1f}% vs the paper's {r['paper']:.1f}% ({r['share']:.0%}) on "
-                       f"{r['datasets']}" + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
-    return ("undertrained at this budget: " + "; ".join(low)) if low else ""
+        if _trained_state(r, rules.keydoor_trained_min) != state:
+            continue
+        cost = paper_training_cost(KEYDOOR_TRAINED[r["method"]], "keydoor")
+        out.append(f"{r['method']} {r['ours']:.1f}% vs the paper's {r['paper']:.1f}% ({_share_words(r)}) on "
+                   f"{r['datasets']}" + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
+    if not out:
+        return ""
+    if state == "low":
+        return "undertrained at this budget: " + "; ".join(out)
+    return (f"whether it is trained is undecided (its share's interval straddles {rules.keydoor_trained_min:.0%}): "
+            + "; ".join(out))
 
 
 # The methods each D4RL claim compares, and where the paper's score of each is (table, column; %BC by fraction).
@@ -238,7 +271,7 @@ def d4rl_training(tables: dict) -> pd.DataFrame:
     falling short of a score made on better data. Without the datasets table the cap is left out (`data_top10`
     NaN) and the reference is the paper's score."""
     df = _gym_dense(tables)
-    cols = ["method", "pct", "tasks", "ours", "paper", "data_top10", "reference", "share"]
+    cols = ["method", "pct", "tasks", "ours", "paper", "data_top10", "reference", "share", "share_low", "share_high"]
     if df is None or not len(df):
         return pd.DataFrame(columns=cols)
     data = _get(tables, "gym_datasets")
@@ -258,9 +291,11 @@ def d4rl_training(tables: dict) -> pd.DataFrame:
         cap = np.array([float(top.get(k, np.nan)) for k in keys])
         reach = np.where(np.isfinite(cap), np.minimum(theirs, cap), theirs)
         mine, target = float(ours.loc[keys].mean()), float(reach.mean())
+        by_task = g.set_index(["env", "dataset"])["last"]
+        low, high = stats.share_ci([by_task.loc[[k]].to_numpy() for k in keys], target)
         rows.append({"method": method, "pct": pct, "tasks": len(keys), "ours": mine, "paper": float(theirs.mean()),
                      "data_top10": float(cap.mean()) if np.isfinite(cap).all() else np.nan, "reference": target,
-                     "share": mine / target if target > 0 else np.nan})
+                     "share": mine / target if target > 0 else np.nan, "share_low": low, "share_high": high})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -300,24 +335,31 @@ def paper_training_cost(method: str, domain: str = "gym") -> str:
             "sized for (dtlib.plan)")
 
 
-def d4rl_undertrained(tables: dict, rules: ClaimRules, key: str) -> str:
-    """Why a D4RL claim is not testable ('' when it is): the compared methods below the trained share, in words."""
+def d4rl_undertrained(tables: dict, rules: ClaimRules, key: str, state: str = "low") -> str:
+    """Why a D4RL claim is not testable ('' when it is): the compared methods whose share of what they should reach
+    lies below the trained minimum, interval and all, in words. `state='unsure'`: those whose share's interval
+    straddles the minimum instead (the claim then reads undecided)."""
     train = d4rl_training(tables)
     if not len(train):
         return ""
-    low = []
+    out = []
     for method in D4RL_CLAIM_METHODS.get(key, ()):
         rows = train[train["method"] == method]
         if method == "pct_bc" and len(rows):
             rows = rows.loc[[rows["share"].idxmax()]]  # the claim compares DT with the best %BC
         for _, r in rows.iterrows():
-            if np.isfinite(r["share"]) and r["share"] < rules.d4rl_trained_min:
-                name = f"{int(round(100 * r['pct']))}%BC" if method == "pct_bc" else method.upper()
-                cost = paper_training_cost(method)
-                low.append(f"{name} {r['ours']:.1f} vs {r['reference']:.1f} ({r['share']:.0%}) on {r['tasks']} "
-                           f"task(s){_reference_words(r)}"
-                           + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
-    return ("undertrained at this budget: " + "; ".join(low)) if low else ""
+            if _trained_state(r, rules.d4rl_trained_min) != state:
+                continue
+            name = f"{int(round(100 * r['pct']))}%BC" if method == "pct_bc" else method.upper()
+            cost = paper_training_cost(method)
+            out.append(f"{name} {r['ours']:.1f} vs {r['reference']:.1f} ({_share_words(r)}) on {r['tasks']} "
+                       f"task(s){_reference_words(r)}" + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
+    if not out:
+        return ""
+    if state == "low":
+        return "undertrained at this budget: " + "; ".join(out)
+    return (f"whether it is trained is undecided (its share's interval straddles {rules.d4rl_trained_min:.0%}): "
+            + "; ".join(out))
 
 
 def rules_table(rules: ClaimRules) -> pd.DataFrame:
@@ -777,6 +819,12 @@ def claims(tables: dict[str, pd.DataFrame], rules: ClaimRules, domains: list[str
         if why and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
             row["evidence"] = f"{row['evidence']}; {why}" if row["evidence"] else why
             row["verdict"] = NOT_TESTABLE
+            continue
+        unsure = d4rl_undertrained(tables, rules, key, "unsure") if key in D4RL_CLAIM_METHODS \
+            else keydoor_undertrained(tables, rules, "unsure") if key == "keydoor" else ""
+        if unsure and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
+            row["evidence"] = f"{row['evidence']}; {unsure}" if row["evidence"] else unsure
+            row["verdict"] = UNDECIDED
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 

@@ -8,7 +8,7 @@ not import with pandas 3 (`deprecate_kwarg() missing ... 'new_arg_name'`).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,23 @@ def difference_ci(a: np.ndarray, b: np.ndarray, aggregate: Callable[[np.ndarray]
     diffs = np.array([aggregate(x) - aggregate(y) for x, y in zip(ra, rb)])
     alpha = (1 - confidence) / 2
     return (aggregate(a) - aggregate(b), float(np.quantile(diffs, alpha)), float(np.quantile(diffs, 1 - alpha)))
+
+
+def share_ci(groups: Sequence[np.ndarray], reference: float, reps: int = 2000, confidence: float = 0.95,
+             seed: int = 0) -> tuple[float, float]:
+    """Interval of (mean over groups of each group's seed mean) / `reference`, seeds resampled within each group
+    (a task's or dataset's runs): how sure we are of a method's share of what it should reach. (nan, nan) when
+    there is nothing to resample or the reference is not positive."""
+    groups = [np.asarray(g, dtype=float).ravel() for g in groups if len(g)]
+    if not groups or not reference > 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    total = np.zeros(reps)
+    for g in groups:
+        total += g[rng.integers(0, len(g), size=(reps, len(g)))].mean(axis=1)
+    values = total / len(groups) / reference
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
 
 
 def aggregate_table(df: pd.DataFrame, score: str = "normalized_score", method: str = "method",

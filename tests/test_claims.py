@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dtlib import claims
+from dtlib import claims, stats
 from dtlib.claims import NOT_RUN, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, UNDECIDED, ClaimRules, Criterion
 from dtlib.profiles import load_profile
 
@@ -358,3 +358,48 @@ def test_keydoor_claim_is_not_testable_while_dt_has_not_learned():
     assert claims.keydoor_undertrained(one, rules) == ""  # 40 / 71.8 = 56% >= 50%
     assert claims.keydoor_undertrained({}, rules) == ""  # no tables: nothing to say
     assert "Key-to-Door precondition" in set(claims.rules_table(rules)["claim"])
+
+
+def test_a_trained_share_near_the_line_makes_the_claim_undecided_not_flipped():
+    """The trained check carries the share's interval: a DT whose seeds put its share on both sides of 50% neither
+    makes the Key-to-Door claim 'not testable' nor lets it be judged — it reads undecided, with the interval; seeds
+    clearly below still read 'not testable', seeds clearly above are judged."""
+    key = ("Key-to-Door credit assignment", "Key-to-Door")
+    rules = ClaimRules(bootstrap_reps=300, match_margin=5.0)
+    half = 0.5 * np.mean([71.8, 94.6])  # 41.6: Table 6's mean success over 1K and 10K, halved
+    wide = keydoor_tables(half + 1.0, spread=30.0)  # DT seeds 12.6 / 42.6 / 72.6 on each dataset
+    train = claims.keydoor_training(wide).set_index("method")
+    assert train.loc["DT", "share_low"] < 0.5 < train.loc["DT", "share_high"] and train.loc["DT", "share"] > 0.5
+    row = by_claim(claims.claims(wide, rules))[key]
+    assert row["verdict"] == UNDECIDED and "whether it is trained is undecided" in row["evidence"]
+    assert "DT 42.6% vs the paper's 83.2% (51% [" in row["evidence"] and "%BC 9" not in row["evidence"]
+    # the same mean a little under the line is not 'not testable' either: its interval straddles too
+    assert by_claim(claims.claims(keydoor_tables(half - 1.0, spread=30.0), rules))[key]["verdict"] == UNDECIDED
+    assert by_claim(claims.claims(keydoor_tables(half - 1.0, spread=1.0), rules))[key]["verdict"] == NOT_TESTABLE
+    assert by_claim(claims.claims(keydoor_tables(89.0, spread=1.0), rules))[key]["verdict"] == SUPPORTED
+
+
+def test_a_d4rl_baseline_near_the_trained_line_makes_the_comparison_undecided():
+    """CQL at half its reference with seeds ±30 points: 'DT beats CQL' is undecided, not judged and not 'not
+    testable'; with seeds ±1 at a fifth of it, 'not testable' as before."""
+    rules = ClaimRules(bootstrap_reps=300, match_margin=5.0)
+    runs = gym_runs(dt=80.0, bc=30.0, cql=36.0, pct=79.0)
+    ref = claims.d4rl_training({"gym_runs": runs}).set_index("method").loc["cql", "reference"]
+    runs = runs.copy()
+    cql = (runs["method"] == "cql") & (runs["reward_mode"] == "dense")
+    runs.loc[cql, "last"] = 0.5 * ref + (runs.loc[cql, "seed"] - 1) * 30.0
+    train = claims.d4rl_training({"gym_runs": runs}).set_index("method")
+    assert train.loc["cql", "share_low"] < 0.5 < train.loc["cql", "share_high"]
+    row = by_claim(claims.claims({"gym_runs": runs}, rules))[("DT vs TD learning", "D4RL")]
+    assert row["verdict"] == UNDECIDED and "whether it is trained is undecided" in row["evidence"] and "CQL " in \
+        row["evidence"]
+    low = by_claim(claims.claims({"gym_runs": gym_runs(cql=0.2 * ref)}, rules))[("DT vs TD learning", "D4RL")]
+    assert low["verdict"] == NOT_TESTABLE
+
+
+def test_share_ci_resamples_seeds_within_each_group():
+    lo, hi = stats.share_ci([np.array([10.0, 10.0]), np.array([30.0, 30.0])], 40.0)
+    assert lo == pytest.approx(0.5) and hi == pytest.approx(0.5)  # no spread: the share itself
+    lo, hi = stats.share_ci([np.array([0.0, 40.0]), np.array([20.0])], 20.0, reps=500)
+    assert 0.4 < lo < 0.6 and 1.4 < hi < 1.6  # group 1's mean is 0, 20 or 40; group 2 fixed at 20
+    assert all(np.isnan(stats.share_ci([], 10.0))) and all(np.isnan(stats.share_ci([np.array([1.0])], 0.0)))
