@@ -206,11 +206,11 @@ def keydoor_training(tables: dict) -> pd.DataFrame:
         g = per_seed[(per_seed["method"] == label) & per_seed["dataset"].astype(str).isin(size)]
         if not len(g):
             continue
-        ours = g.groupby(g["dataset"].astype(str))["success_%"].mean()
+        by_dataset = g.groupby(g["dataset"].astype(str))["success_%"]
+        ours = by_dataset.mean()
         theirs = [float(t6.loc[size[d], column]) for d in ours.index]
         mine, ref = float(ours.mean()), float(np.mean(theirs))
-        seeds = [grp["success_%"].to_numpy() for _, grp in g.groupby(g["dataset"].astype(str))]
-        low, high = stats.share_ci(seeds, ref)
+        low, high = stats.share_ci([seeds.to_numpy() for _, seeds in by_dataset], ref)
         rows.append({"method": label, "datasets": ", ".join(ours.index), "ours": mine, "paper": ref,
                      "share": mine / ref if ref > 0 else np.nan, "share_low": low, "share_high": high})
     return pd.DataFrame(rows, columns=cols)
@@ -229,9 +229,18 @@ def _trained_state(r: pd.Series, minimum: float) -> str:
     share, low, high = r["share"], r.get("share_low", np.nan), r.get("share_high", np.nan)
     if not np.isfinite(share):
         return ""
-    if not (np.isfinite(low) and np.isfinite(high)) or high - low < 1e-12:
-        return "low" if share < minimum else ""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low = high = share
     return "low" if high < minimum else "unsure" if low < minimum else ""
+
+
+def _training_words(methods: list[str], state: str, minimum: float) -> str:
+    """The precondition's sentence for the methods found in `state` ('low' or 'unsure'); '' when there are none."""
+    if not methods:
+        return ""
+    if state == "low":
+        return "undertrained at this budget: " + "; ".join(methods)
+    return f"whether it is trained is undecided (its share's interval straddles {minimum:.0%}): " + "; ".join(methods)
 
 
 def keydoor_undertrained(tables: dict, rules: ClaimRules, state: str = "low") -> str:
@@ -246,12 +255,7 @@ def keydoor_undertrained(tables: dict, rules: ClaimRules, state: str = "low") ->
         cost = paper_training_cost(KEYDOOR_TRAINED[r["method"]], "keydoor")
         out.append(f"{r['method']} {r['ours']:.1f}% vs the paper's {r['paper']:.1f}% ({_share_words(r)}) on "
                    f"{r['datasets']}" + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
-    if not out:
-        return ""
-    if state == "low":
-        return "undertrained at this budget: " + "; ".join(out)
-    return (f"whether it is trained is undecided (its share's interval straddles {rules.keydoor_trained_min:.0%}): "
-            + "; ".join(out))
+    return _training_words(out, state, rules.keydoor_trained_min)
 
 
 # The methods each D4RL claim compares, and where the paper's score of each is (table, column; %BC by fraction).
@@ -354,12 +358,14 @@ def d4rl_undertrained(tables: dict, rules: ClaimRules, key: str, state: str = "l
             cost = paper_training_cost(method)
             out.append(f"{name} {r['ours']:.1f} vs {r['reference']:.1f} ({_share_words(r)}) on {r['tasks']} "
                        f"task(s){_reference_words(r)}" + (f"; to train it as the `paper` profile: {cost}" if cost else ""))
-    if not out:
-        return ""
-    if state == "low":
-        return "undertrained at this budget: " + "; ".join(out)
-    return (f"whether it is trained is undecided (its share's interval straddles {rules.d4rl_trained_min:.0%}): "
-            + "; ".join(out))
+    return _training_words(out, state, rules.d4rl_trained_min)
+
+
+def _undertrained(tables: dict, rules: ClaimRules, key: str, state: str) -> str:
+    """The trained precondition of claim `key` in `state` ('low' or 'unsure'), in words ('' for claims without one)."""
+    if key in D4RL_CLAIM_METHODS:
+        return d4rl_undertrained(tables, rules, key, state)
+    return keydoor_undertrained(tables, rules, state) if key == "keydoor" else ""
 
 
 def rules_table(rules: ClaimRules) -> pd.DataFrame:
@@ -814,14 +820,12 @@ def claims(tables: dict[str, pd.DataFrame], rules: ClaimRules, domains: list[str
         row.pop("_tests", None)
         if encoder and row["domain"] == "Atari" and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
             row["evidence"] = f"{row['evidence']}; {encoder}" if row["evidence"] else encoder
-        why = floor if row["domain"] == "Atari" else d4rl_undertrained(tables, rules, key) if key in D4RL_CLAIM_METHODS \
-            else keydoor_undertrained(tables, rules) if key == "keydoor" else ""
+        why = floor if row["domain"] == "Atari" else _undertrained(tables, rules, key, "low")
         if why and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
             row["evidence"] = f"{row['evidence']}; {why}" if row["evidence"] else why
             row["verdict"] = NOT_TESTABLE
             continue
-        unsure = d4rl_undertrained(tables, rules, key, "unsure") if key in D4RL_CLAIM_METHODS \
-            else keydoor_undertrained(tables, rules, "unsure") if key == "keydoor" else ""
+        unsure = _undertrained(tables, rules, key, "unsure")
         if unsure and row["verdict"] in (SUPPORTED, NOT_SUPPORTED, UNDECIDED):
             row["evidence"] = f"{row['evidence']}; {unsure}" if row["evidence"] else unsure
             row["verdict"] = UNDECIDED

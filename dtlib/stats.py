@@ -57,7 +57,8 @@ def share_ci(groups: Sequence[np.ndarray], reference: float, reps: int = 2000, c
              seed: int = 0) -> tuple[float, float]:
     """Interval of (mean over groups of each group's seed mean) / `reference`, seeds resampled within each group
     (a task's or dataset's runs): how sure we are of a method's share of what it should reach. (nan, nan) when
-    there is nothing to resample or the reference is not positive."""
+    there is nothing to resample or the reference is not positive. Groups may hold different numbers of seeds, which
+    `stratified_bootstrap_ci`'s [runs, tasks] matrix cannot."""
     groups = [np.asarray(g, dtype=float).ravel() for g in groups if len(g)]
     if not groups or not reference > 0:
         return float("nan"), float("nan")
