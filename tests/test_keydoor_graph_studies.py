@@ -57,6 +57,21 @@ def test_keydoor_dt_batch_size_reaches_the_dts_not_the_critic():
         keydoor_study.KeyDoorStudy(**{**KD, "dt_batch_size": -1})
 
 
+def test_keydoor_transformers_have_the_presets_heads_and_the_report_says_so():
+    """Table 6's DT, BC, %BC and Figure 5's critic share the preset's 4 heads of 16; the graph keeps the Gym DT's 1."""
+    from dtlib.config import get_preset
+    from dtlib.experiment import build_model
+
+    data = generate_keydoor_dataset(5, seed=1)
+    cfg = keydoor_study.KeyDoorStudy(**KD)
+    for rc in [*cfg.run_configs(), cfg.critic_config()]:
+        if rc.method != "cql":
+            model = build_model(rc, data)
+            assert model.cfg.n_head == 4 and model.cfg.embed_dim // model.cfg.n_head == 16, rc.name
+    assert get_preset("graph", "dt").model.get("n_head", 1) == 1
+    assert "4 attention heads where the Gym DT has 1" in " ".join(keydoor_study.deviations(cfg))
+
+
 def run_configs(result, root) -> dict:
     """config.json of every run of a sweep, by (method, critic)."""
     runs = result.runs
