@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--weight-decay", type=float, default=None, help="override AdamW's weight decay (1e-4)")
     ap.add_argument("--embed-dim", type=int, default=None, help="override the preset's width (64)")
     ap.add_argument("--n-layer", type=int, default=None, help="override the preset's layers (2)")
-    ap.add_argument("--n-head", type=int, default=None, help="override the preset's attention heads (1)")
+    ap.add_argument("--n-head", type=int, default=None, help="override the preset's attention heads (4)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = keydoor_dataset(args.dataset, 0)
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     train = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr),
                                                 ("weight_decay", args.weight_decay)) if v is not None}
     model = {k: v for k, v in (("dropout", args.dropout), ("embed_dim", args.embed_dim), ("n_layer", args.n_layer),
-                                                    ("n_head", args.n_head))
+                                                ("n_head", args.n_head))
              if v is not None} or None
     run_dir = run(rc, data, args.runs, EvalConfig(episodes=args.eval_episodes), progress=False, steps=args.steps,
                   eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, model_overrides=model, **train)

@@ -61,7 +61,7 @@ PRESETS: dict[str, Preset] = {
     # (ours: at 1e-4 a Key-to-Door DT had learned nothing after 1000 steps; written in the reports).
     # Key-to-Door's DT has 4 attention heads of 16 (the paper's discrete-action Atari DT has 8 of 16): with the
     # Gym DT's single head, the 10K seed that never learned to use its return-to-go within 10k steps stayed at
-    # 0-1%; with 4 heads it reached 89% by step 1500 (docs/studies.md, "Attention heads").
+    # 0-1%; with 4 heads it reached 89% by step 1500 (docs/studies.md, "Where DT-1K fails, and attention heads").
     "keydoor/dt": Preset(model={"encoder": "embedding", "return_scale": 1.0, "embed_dim": 64, "n_layer": 2,
                                 "n_head": 4},
                          train={"warmup_steps": 100, "lr": 1e-3, "batch_size": 32},

@@ -350,7 +350,8 @@ def deviations(cfg: KeyDoorStudy) -> list[str]:
         "7x11 rooms, 15 / 90 / 15 steps and 5x5 pixel views. Sizes chosen so that a random policy succeeds "
         f"about as often as the paper's {paper.table('table6')['random'].iloc[0]:g}%.",
         f"Model: the Gym DT architecture at width {preset.model['embed_dim']}, {preset.model['n_layer']} layers "
-        f"({preset.model.get('n_head', 1)} attention heads where the Gym DT has 1, dropout 0.1), batch {cfg.dt_batch_size or preset.train['batch_size']} episodes (the critic "
+        f"({preset.model.get('n_head', 1)} attention heads where the Gym DT has 1, dropout 0.1), "
+        f"batch {cfg.dt_batch_size or preset.train['batch_size']} episodes (the critic "
         f"{preset.train['batch_size']}), lr {preset.train['lr']:g} after "
         f"{preset.train['warmup_steps']} warmup steps (preset 'keydoor/dt'; the paper gives no Key-to-Door "
         "hyperparameters).",
