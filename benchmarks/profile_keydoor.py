@@ -1,7 +1,7 @@
 """Where one Key-to-Door DT training step spends its time (issue 15.2): batch building vs the update, by op class.
 
 The real small-profile run: the 10K random-policy dataset, preset 'keydoor/dt' (embedding encoder, width 64,
-2 layers, 1 head, K = 40 = whole episode, batch 32), `WindowSampler(from_start=True)` and `SupervisedLearner`
+2 layers, 4 heads, K = 40 = whole episode, batch 32; `--batch-size 128` is small's), `WindowSampler(from_start=True)` and `SupervisedLearner`
 exactly as `dtlib.experiment.run` builds them. Times the sampler + `to_torch` and the update separately, then
 profiles the update with torch.profiler (op classes of benchmarks/profile_dt.py). Nothing here asserts a time.
 
@@ -29,21 +29,23 @@ from dtlib.seeding import seed_everything  # noqa: E402
 from dtlib.train import SupervisedLearner, TrainConfig  # noqa: E402
 
 
-def setup(episodes: int, precision: str, dropout_masks: str):
-    """Model, sampler and learner as `dtlib.experiment.run` builds them for a Key-to-Door DT run."""
+def setup(episodes: int, precision: str, dropout_masks: str, batch_size: int = 0, n_head: int = 0):
+    """Model, sampler and learner as `dtlib.experiment.run` builds them for a Key-to-Door DT run (`batch_size`,
+    `n_head`: 0 keeps the preset's)."""
     data = keydoor_dataset(episodes, 0)
     rc = RunConfig("keydoor", f"{episodes // 1000}k", "dt", seed=0)
     seed_everything(0)
-    model = build_model(rc, data, {"dropout_masks": dropout_masks})
+    model = build_model(rc, data, {"dropout_masks": dropout_masks, **({"n_head": n_head} if n_head else {})})
     preset = get_preset("keydoor", "dt")
-    cfg = TrainConfig(**{**preset.train, "device": "cpu", "precision": precision})
+    cfg = TrainConfig(**{**preset.train, "device": "cpu", "precision": precision,
+                         **({"batch_size": batch_size} if batch_size else {})})
     sampler = WindowSampler(data, model.context_len, seed=0, from_start=True)
     return sampler, SupervisedLearner(model, cfg), cfg
 
 
-def measure(threads: int, steps: int, precision: str, dropout_masks: str, episodes: int) -> dict:
+def measure(threads: int, steps: int, precision: str, dropout_masks: str, episodes: int, batch_size: int = 0) -> dict:
     torch.set_num_threads(threads)
-    sampler, learner, cfg = setup(episodes, precision, dropout_masks)
+    sampler, learner, cfg = setup(episodes, precision, dropout_masks, batch_size)
     for _ in range(5):  # warm-up
         learner.update(to_torch(sampler.sample(cfg.batch_size)))
     t0 = time.perf_counter()
@@ -81,8 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--episodes", type=int, default=10_000)
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--dropout-masks", default="bernoulli", choices=["bernoulli", "packed"])
+    ap.add_argument("--batch-size", type=int, default=0, help="episodes per batch (0: the preset's 32; small uses 128)")
     args = ap.parse_args(argv)
-    r = measure(args.threads, args.steps, args.precision, args.dropout_masks, args.episodes)
+    r = measure(args.threads, args.steps, args.precision, args.dropout_masks, args.episodes, args.batch_size)
     print(f"threads {r['threads']}, {r['precision']}, dropout {r['dropout_masks']}: batch {r['batch_ms']:.2f} ms + "
           f"update {r['update_ms']:.2f} ms = {r['steps_per_s']:.1f} steps/s; load average {r['load_avg']}")
     print("| op class (profiled update) | ms / step | share |\n|---|---:|---:|")

@@ -88,7 +88,9 @@ def precision_deviations(precision: str, dropout_masks: str = "bernoulli", devic
         out.append("Dropout masks are packed (`dtlib.model.PackedDropout`: 16 random bits per entry, four entries "
                    "per draw, drop probability rounded to a multiple of 1/65536) instead of one Bernoulli draw per "
                    "entry: the same expectation, cheaper on a CPU, but different masks, so a seed gives different "
-                   "numbers than with the paper's dropout.")
+                   "numbers than with the paper's dropout. The attention weights' dropout takes them too: training "
+                   "then computes the attention written out (`CausalSelfAttention._written_out`) rather than in "
+                   "torch's kernel, the same function up to float rounding.")
     return out
 
 

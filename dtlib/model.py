@@ -76,13 +76,17 @@ class PackedDropout(nn.Module):
         self.cut = round(p * 65536)  # entries whose 16-bit word (as unsigned) is below this are dropped
         self.p = self.cut / 65536
 
+    def keep(self, shape: torch.Size | tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
+        """A boolean mask of `shape`, True (kept) with probability 1 - p, entries independent."""
+        n = math.prod(shape)
+        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-2**63, 2**63 - 1)
+        u = words.view(torch.int16)[:n].view(shape)  # uniform on [-32768, 32767]
+        return u >= self.cut - 32768
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.cut == 0:
             return x
-        n = x.numel()
-        words = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-2**63, 2**63 - 1)
-        u = words.view(torch.int16)[:n].view(x.shape)  # uniform on [-32768, 32767]
-        keep = (u >= self.cut - 32768).to(x.dtype).mul_(1.0 / (1.0 - self.p))
+        keep = self.keep(x.shape, x.device).to(x.dtype).mul_(1.0 / (1.0 - self.p))
         return x * keep
 
     def extra_repr(self) -> str:
@@ -217,30 +221,72 @@ def check_batch(cfg: ModelConfig, states: torch.Tensor, k: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------- backbone
+WRITTEN_OUT_CHUNKS = 3  # query chunks of the written-out attention (benchmarks/attention_paths.py)
+
+
 class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention through torch's scaled_dot_product_attention (fused kernels where available)."""
+    """Multi-head self-attention: torch's scaled_dot_product_attention, or written out when training with packed
+    dropout masks.
+
+    With dropout on, torch's CPU kernel falls back to its unfused path and draws one Bernoulli per attention
+    weight ([B, h, T, T]: with 4 heads at Key-to-Door's T = 120, the dearest op of a step). With
+    `dropout_masks='packed'` training computes the same attention step by step instead: scores, the additive
+    mask, softmax, a packed mask (`PackedDropout.keep`) applied by `torch.where`, the values, and the 1 / (1 - p)
+    scale on the [B, h, Q, d/h] output rather than on the weights. Evaluation (no dropout) always uses the fused
+    kernel; both compute softmax(QK^T / sqrt(d/h) + mask) V, equal up to float rounding (tested).
+    """
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_head, self.dropout = cfg.n_head, cfg.dropout
         self.qkv = nn.Linear(cfg.embed_dim, 3 * cfg.embed_dim)
         self.proj = nn.Linear(cfg.embed_dim, cfg.embed_dim)
+        self.packed = PackedDropout(cfg.dropout) if cfg.dropout_masks == "packed" and cfg.dropout > 0 else None
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor, need_weights: bool = False,
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, need_weights: bool = False,
                 query: slice | None = None):
-        """`query`: attend from these token positions only (Q of them); keys and values still span all T."""
+        """`bias`: additive mask [B, 1, T, T] (0 may attend, -inf may not). `query`: attend from these token
+        positions only (Q of them); keys and values still span all T."""
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4)  # [B, h, T, d/h]
         if query is not None:
-            q, allowed = q[:, :, query], allowed[:, :, query]  # [B, h, Q, d/h], [B, 1, Q, T]
-        drop = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=drop)  # [B, h, T, d/h]
+            q, bias = q[:, :, query], bias[:, :, query]  # [B, h, Q, d/h], [B, 1, Q, T]
+        if self.training and self.packed is not None:
+            y = self._written_out(q, k, v, bias, query)
+        else:
+            drop = self.dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=drop)  # [B, h, Q, d/h]
         weights = None
         if need_weights:
             # the attention matrix itself: the same kernel applied to identity values, softmax(QK^T/√d) @ I
             eye = torch.eye(t, device=x.device, dtype=q.dtype).expand(b, self.n_head, t, t)
-            weights = F.scaled_dot_product_attention(q, k, eye, attn_mask=allowed)  # [B, h, Q, T]
+            weights = F.scaled_dot_product_attention(q, k, eye, attn_mask=bias)  # [B, h, Q, T]
         return self.proj(y.transpose(1, 2).reshape(b, -1, d)), weights  # [B, Q, d]
+
+    def _written_out(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor,
+                     query: slice | None = None) -> torch.Tensor:
+        """softmax(QK^T / sqrt(d/h) + bias), packed dropout, times V: [B, h, Q, d/h].
+
+        The mask is causal, so a query at token position i gives weight 0 to every key after i: the queries go in
+        WRITTEN_OUT_CHUNKS consecutive chunks, each against the keys up to its last query only, which skips about
+        a third of the [Q, T] scores, weights and masks (the same result: a skipped key's weight is exp(-inf) = 0).
+        `query`: the token positions of q's rows (None: all T).
+        """
+        t = k.shape[2]
+        positions = range(t)[query] if query is not None else range(t)
+        n = len(positions)
+        edges = [round(n * i / WRITTEN_OUT_CHUNKS) for i in range(WRITTEN_OUT_CHUNKS + 1)]
+        outs = []
+        for lo, hi in zip(edges, edges[1:]):
+            if hi == lo:
+                continue
+            end = positions[hi - 1] + 1  # keys 0 .. end - 1 are all the chunk's queries may see
+            qc, kc, vc, bc = q[:, :, lo:hi], k[:, :, :end], v[:, :, :end], bias[:, :, lo:hi, :end]
+            scores = (qc * qc.shape[-1] ** -0.5) @ kc.transpose(-2, -1)  # [B, h, q, end]
+            weights = torch.softmax(scores.add_(bc), dim=-1)  # in place: the product is not kept for backward
+            weights = torch.where(self.packed.keep(weights.shape, weights.device), weights, 0.0)
+            outs.append(weights @ vc)  # [B, h, q, d/h]
+        return torch.cat(outs, dim=2) * (1.0 / (1.0 - self.packed.p))
 
 
 class Block(nn.Module):
@@ -256,9 +302,9 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d, 4 * d), act(), nn.Linear(4 * d, d), drop(cfg.dropout))
         self.resid_drop = drop(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor, need_weights: bool = False,
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, need_weights: bool = False,
                 query: slice | None = None):
-        a, w = self.attn(self.ln1(x), allowed, need_weights, query)
+        a, w = self.attn(self.ln1(x), bias, need_weights, query)
         x = (x if query is None else x[:, query]) + self.resid_drop(a)  # [B, Q, d]
         return x + self.mlp(self.ln2(x)), w
 
@@ -295,8 +341,8 @@ class DecisionTransformer(nn.Module):
     def context_len(self) -> int:
         return self.cfg.context_len
 
-    def _allowed(self, mask: torch.Tensor) -> torch.Tensor:
-        """Boolean attention mask, True = may attend: causal, padded keys hidden. [B, 1, T, T]"""
+    def _attention_bias(self, mask: torch.Tensor) -> torch.Tensor:
+        """Additive attention mask, 0 = may attend, -inf = may not: causal, padded keys hidden. [B, 1, T, T]"""
         b, k = mask.shape
         n = self.cfg.tokens_per_step
         t = n * k
@@ -304,7 +350,8 @@ class DecisionTransformer(nn.Module):
         causal = torch.ones(t, t, dtype=torch.bool, device=mask.device).tril()  # [T, T]
         allowed = causal & keep[:, None, :]  # [B, T, T]
         allowed = allowed | torch.eye(t, dtype=torch.bool, device=mask.device)  # pads see themselves: no NaN
-        return allowed.unsqueeze(1)  # [B, 1, T, T], broadcast over heads
+        bias = torch.zeros(allowed.shape, dtype=torch.float32, device=mask.device).masked_fill_(~allowed, -math.inf)
+        return bias.unsqueeze(1)  # [B, 1, T, T], broadcast over heads
 
     def forward(self, batch: dict[str, torch.Tensor], need_weights: bool = False,
                 last_only: bool = False) -> dict[str, torch.Tensor]:
@@ -336,13 +383,13 @@ class DecisionTransformer(nn.Module):
         x = torch.stack(tokens, dim=2) + time.unsqueeze(2)  # [B, K, n, d], the timestep on every token of a step
         x = x.reshape(b, n * k, cfg.embed_dim)  # [B, T, d]: (R_1, s_1, a_1, R_2, ...)
         x = self.drop(self.embed_ln(x))
-        allowed = self._allowed(mask)
+        bias = self._attention_bias(mask)
         # the last block's queries: the token s_K (R_K, s_K, a_K end the sequence), or every s_t token
         state_queries = slice(n * k - 2, n * k - 1) if last_only else slice(n - 2, n * k, n)
         weights = []
         for i, block in enumerate(self.blocks):
             last = i == len(self.blocks) - 1 and not need_weights
-            x, w = block(x, allowed, need_weights, state_queries if last else None)
+            x, w = block(x, bias, need_weights, state_queries if last else None)
             weights.append(w)
         x = self.ln_f(x)  # [B, K, d] at the state tokens ([B, 1, d] with last_only; [B, T, d] with need_weights)
         if need_weights:

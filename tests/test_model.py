@@ -1,9 +1,10 @@
 import dataclasses
+import math
 
 import pytest
 import torch
 
-from dtlib.model import FRAME_ENCODERS, DecisionTransformer, MLPBC, ModelConfig, PackedDropout
+from dtlib.model import FRAME_ENCODERS, CausalSelfAttention, DecisionTransformer, MLPBC, ModelConfig, PackedDropout
 
 B, K = 3, 6
 
@@ -183,6 +184,50 @@ def test_packed_dropout_is_a_model_option_and_bad_values_are_named():
         ModelConfig(obs_shape=(5,), act_dim=2, dropout_masks="fast")
     with pytest.raises(ValueError, match="dropout must be in"):
         ModelConfig(obs_shape=(5,), act_dim=2, dropout=1.0)
+
+
+@pytest.mark.parametrize("n_head", [1, 4])
+def test_written_out_attention_computes_what_the_fused_kernel_computes(n_head):
+    """Training with packed masks takes the written-out attention; with every drop probability set to 0 it must
+    give the fused kernel's loss and gradients (eval mode: torch's kernel, no dropout), left padding included."""
+    cfg = ModelConfig(obs_shape=(5,), act_dim=2, context_len=K, n_layer=2, n_head=n_head, embed_dim=32,
+                      dropout=0.1, dropout_masks="packed")
+    torch.manual_seed(0)
+    written = DecisionTransformer(cfg).train()
+    assert all(b.attn.packed is not None for b in written.blocks)
+    for m in written.modules():
+        if isinstance(m, PackedDropout):
+            m.cut, m.p = 0, 0.0  # keep every weight: the written-out path, without its randomness
+    fused = DecisionTransformer(cfg).eval()
+    fused.load_state_dict(written.state_dict())
+    b = batch(cfg)
+    b["mask"][0, :2] = 0  # a left-padded window
+    grads = {}
+    for name, model in (("written", written), ("fused", fused)):
+        loss = model.loss(b)[0]
+        grads[name] = [loss.detach()] + list(torch.autograd.grad(loss, list(model.parameters())))
+    for g_w, g_f in zip(grads["written"], grads["fused"]):
+        assert torch.allclose(g_w, g_f, rtol=1e-4, atol=1e-6)
+
+
+def test_written_out_attention_drops_weights_at_rate_p_and_repeats_with_the_seed():
+    cfg = ModelConfig(obs_shape=(5,), act_dim=2, n_head=4, embed_dim=32, dropout=0.1, dropout_masks="packed")
+    attn = CausalSelfAttention(cfg).train()
+    t = 100
+    q = k = torch.zeros(200, 4, t, 1)  # every query weighs the keys it may see (0 .. i) alike
+    v = torch.ones(200, 4, t, 1)
+    causal = torch.zeros(t, t).masked_fill_(~torch.ones(t, t, dtype=torch.bool).tril(), -math.inf).expand(200, 1, t, t)
+    torch.manual_seed(0)
+    y = attn._written_out(q, k, v, causal)  # (kept weights / (i + 1)) / (1 - p) at query i
+    kept_last = y[:, :, -1] * (1 - attn.packed.p) * t  # the last query sees all t keys
+    assert abs(1 - kept_last.mean().item() / t - 0.1) < 0.005  # the fraction dropped is p (5 standard errors)
+    assert abs(y.mean().item() - 1.0) < 0.005  # and the output's expectation is unchanged
+    assert torch.equal(y[:, :, 0], torch.where(y[:, :, 0] > 0, 1 / (1 - attn.packed.p), 0.0))  # query 0: key 0 only
+    torch.manual_seed(0)
+    assert torch.equal(attn._written_out(q, k, v, causal), y)
+    bern = CausalSelfAttention(dataclasses.replace(cfg, dropout_masks="bernoulli"))
+    no_drop = CausalSelfAttention(dataclasses.replace(cfg, dropout=0.0))
+    assert bern.packed is None and no_drop.packed is None  # these keep torch's kernel
 
 
 def test_frozen_cnn_encoder_is_the_behaviour_torso_and_never_trains():
