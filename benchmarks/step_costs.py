@@ -40,14 +40,15 @@ def datasets() -> dict:
     return out
 
 
-def train_cost(env: str, method: str, data, steps: int) -> float:
-    """CPU seconds per training step (the median of three blocks after two warm-up steps)."""
+def train_cost(env: str, method: str, data, steps: int, dropout_masks: str = "packed") -> float:
+    """CPU seconds per training step (the median of three blocks after two warm-up steps); DT and BC with
+    `dropout_masks` (small's 'packed' by default: its attention is then the written-out one)."""
     spec = get_env_spec(env)
     preset = get_preset(spec.domain, method)
     cfg = RunConfig(env, "bench", method, pct=0.1 if method == "pct_bc" else 1.0)
     train_cfg = TrainConfig(**{**preset.train, "device": "cpu"})
     torch.manual_seed(0)
-    model = build_model(cfg, data)
+    model = build_model(cfg, data, {} if method == "cql" else {"dropout_masks": dropout_masks})
     if method == "cql":
         sampler, learner = TransitionSampler(data, seed=0), CQLLearner(model, torch.device("cpu"))
     else:
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="steps per timed block")
     parser.add_argument("--only", default="keydoor,graph", help="domains: keydoor, graph, gym")
+    parser.add_argument("--dropout-masks", default="packed", choices=["packed", "bernoulli"],
+                        help="DT and BC dropout masks (small: packed)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     data = datasets()
@@ -88,9 +91,10 @@ def main(argv: list[str] | None = None) -> None:
             "gym": [("hopper", m) for m in ("dt", "bc", "cql")]}
     for domain in args.only.split(","):
         for env, method in plan[domain]:
-            cost = train_cost(env, method, data[env], args.steps)
+            cost = train_cost(env, method, data[env], args.steps, args.dropout_masks)
+            masks = "" if method == "cql" else f"{args.dropout_masks} masks; "
             print(f"{get_env_spec(env).domain},{method},fp32,cpu,{cost:.6f},benchmarks/step_costs.py {when} "
-                  f"(CPU time; 1 thread; load {load:.1f})", flush=True)
+                  f"({masks}CPU time; 1 thread; load {load:.1f})", flush=True)
         if domain in ("keydoor", "graph"):
             env = domain
             print(f"{domain},eval,fp32,cpu,{eval_cost(env, data[env]):.6f},benchmarks/step_costs.py {when} "

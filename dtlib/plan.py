@@ -35,9 +35,9 @@ atari,dt,fp32,cpu,5.45,"K 30, 6 layers, 8 heads, width 128, batch 128, CNN encod
 atari,bc,fp32,cpu,5.45,"K 30, 6 layers, 8 heads, width 128, batch 128, CNN encoder",as atari/dt (the same transformer without return tokens: an upper bound)
 atari,pct_bc,fp32,cpu,5.45,"K 30, 6 layers, 8 heads, width 128, batch 128, CNN encoder",as atari/dt
 atari,eval,fp32,cpu,0.00048,"ALE env step only",make bench 2026-11-26 quiet: atari_env_steps 2079 steps/s (the model's forward pass is not in this number)
-keydoor,dt,fp32,cpu,0.161,"K 40, 2 layers, 4 heads, width 64, batch 32",benchmarks/step_costs.py 2026-12-02 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.9)
-keydoor,bc,fp32,cpu,0.0892,"K 40, 2 layers, 4 heads, width 64, batch 32",benchmarks/step_costs.py 2026-12-02 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.9)
-keydoor,pct_bc,fp32,cpu,0.0767,"K 40, 2 layers, 4 heads, width 64, batch 32",benchmarks/step_costs.py 2026-12-02 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.9)
+keydoor,dt,fp32,cpu,0.123,"K 40, 2 layers, 4 heads, width 64, batch 32",benchmarks/step_costs.py 2026-12-02 quiet 2-core AMD EPYC with AVX2 only (packed masks; written-out attention; CPU time; 1 thread; load 0.3)
+keydoor,bc,fp32,cpu,0.0715,"K 40, 2 layers, 4 heads, width 64, batch 32",benchmarks/step_costs.py 2026-12-02 quiet 2-core AMD EPYC with AVX2 only (packed masks; written-out attention; CPU time; 1 thread; load 0.3)
+keydoor,pct_bc,fp32,cpu,0.0744,"K 40, 2 layers, 4 heads, width 64, batch 32",benchmarks/step_costs.py 2026-12-02 quiet 2-core AMD EPYC with AVX2 only (packed masks; written-out attention; CPU time; 1 thread; load 0.3)
 keydoor,cql,fp32,cpu,0.00352,"embedding + 256 MLP, batch 256",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
 keydoor,eval,fp32,cpu,0.000808,"100 episodes in lockstep",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
 graph,dt,fp32,cpu,0.0222,"K 10, 2 layers, width 64, batch 32",benchmarks/step_costs.py 2026-11-30 quiet 2-core AMD EPYC with AVX2 only (CPU time; 1 thread; load 0.6-0.8)
